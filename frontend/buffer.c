@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frontend/buffer.c - creating a buffer: memory from the backend, control
+ * block initialization, data access through the backend.
+ *
+ * Buffer bookkeeping (struct rbf_buffer and, for backends that do not supply
+ * one, the control block) is mmap'ed, not malloc'ed: a per-thread buffer is
+ * created by its thread's first write, which may run in a signal handler.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void *rbf_host_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void rbf_host_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
+uint64_t rbf_phys_off(const struct rbf_channel *ch, uint32_t phys)
+{
+	return (uint64_t)phys << ch->subbuf_order;
+}
+
+int rbf_data_store(struct rbf_buffer *buf, uint64_t off, const void *src,
+		   size_t len)
+{
+	if (buf->data) {
+		memcpy(buf->data + off, src, len);
+		return 0;
+	}
+	return buf->ch->be->store(buf->ch->be_priv, &buf->mem, off, src, len);
+}
+
+int rbf_data_load(struct rbf_buffer *buf, uint64_t off, void *dst, size_t len)
+{
+	if (buf->data) {
+		memcpy(dst, buf->data + off, len);
+		return 0;
+	}
+	return buf->ch->be->load(buf->ch->be_priv, &buf->mem, off, dst, len);
+}
+
+static void ctl_init(struct rbf_channel *ch, struct rbf_ctl *ctl, uint32_t id)
+{
+	uint64_t *links;
+	uint32_t i;
+	uint16_t one = 1;
+
+	ctl->magic = RBF_CTL_MAGIC;
+	ctl->layout_version = RBF_CTL_LAYOUT_VERSION;
+	ctl->word_size = (uint8_t)sizeof(void *);
+	ctl->byte_order = *(uint8_t *)&one ? RBF_BYTE_ORDER_LE :
+					     RBF_BYTE_ORDER_BE;
+	ctl->ctl_size = (uint32_t)rbf_ctl_size(ch->num_subbuf);
+	ctl->subbuf_size = ch->subbuf_size;
+	ctl->num_subbuf = ch->num_subbuf;
+	ctl->nr_data = ch->num_subbuf + 1;
+	ctl->mode = ch->mode;
+	ctl->clock = ch->clock;
+	ctl->buffer_id = id;
+	ctl->link_off = sizeof(struct rbf_ctl);
+	ctl->commit_off = sizeof(struct rbf_ctl) +
+			  RBF_ALIGN((uint64_t)ch->num_subbuf * 8,
+				    (uint64_t)RBF_CACHELINE);
+	links = rbf_ctl_links(ctl);
+	for (i = 0; i < ch->num_subbuf; i++)
+		links[i] = rbf_link_make(i, i == 0 ? RBF_LINK_HEAD : 0, i, 0);
+	ctl->spare = ch->num_subbuf;
+	ctl->held = 0;
+}
+
+int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu, int tid,
+		      struct rbf_buffer **out)
+{
+	struct rbf_backend_geom geom;
+	struct rbf_buffer *buf;
+	uint64_t ctl_size = rbf_ctl_size(ch->num_subbuf);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t head = RBF_ALIGN(sizeof(*buf), (size_t)RBF_CACHELINE);
+	bool be_ctl = (ch->be->flags & RBF_BACKEND_F_CTL) != 0;
+	size_t host = head + (be_ctl ? 0 : (size_t)ctl_size);
+	int ret;
+
+	host = RBF_ALIGN(host, page);
+	buf = rbf_host_alloc(host);
+	if (!buf)
+		return -ENOMEM;
+	buf->host_size = host;
+	buf->ch = ch;
+	buf->id = id;
+	buf->cpu = cpu;
+	buf->tid = tid;
+	buf->ctl_from_backend = be_ctl;
+
+	memset(&geom, 0, sizeof(geom));
+	geom.subbuf_size = ch->subbuf_size;
+	geom.nr_subbuf = ch->num_subbuf;
+	geom.nr_data = ch->num_subbuf + 1;
+	geom.buffer_id = id;
+	geom.ctl_size = ctl_size;
+	geom.cpu = cpu;
+	buf->mem.numa_node = -1;
+	ret = ch->be->buffer_alloc(ch->be_priv, &geom, &buf->mem);
+	if (ret) {
+		rbf_host_free(buf, host);
+		return ret < 0 ? ret : -EIO;
+	}
+	if (be_ctl) {
+		if (!buf->mem.ctl) {
+			ch->be->buffer_free(ch->be_priv, &buf->mem);
+			rbf_host_free(buf, host);
+			return -EINVAL;
+		}
+		buf->ctl = buf->mem.ctl;
+	} else {
+		buf->ctl = (struct rbf_ctl *)((char *)buf + head);
+	}
+	buf->data = ch->cpu_direct ? buf->mem.data : NULL;
+	if (ch->cpu_direct && !buf->data) {
+		ch->be->buffer_free(ch->be_priv, &buf->mem);
+		rbf_host_free(buf, host);
+		return -EINVAL;
+	}
+	buf->local = ch->alloc == RBF_ALLOC_PER_THREAD && ch->local_ok;
+	ctl_init(ch, buf->ctl, id);
+	*out = buf;
+	return 0;
+}
+
+void rbf_buffer_destroy(struct rbf_buffer *buf)
+{
+	struct rbf_channel *ch;
+
+	if (!buf)
+		return;
+	ch = buf->ch;
+	rbf_rstate_release(buf);
+	ch->be->buffer_free(ch->be_priv, &buf->mem);
+	rbf_host_free(buf, buf->host_size);
+}

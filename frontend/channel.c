@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frontend/channel.c - channel attributes, creation, destruction, and the
+ * recording switch.
+ *
+ * Lifecycle and RCU: every write runs inside a liburcu-bp read-side
+ * critical section, from reserve to commit.  The bulletproof flavor
+ * registers threads on their first read-side section, so threads the
+ * application never registered are covered.  Disabling recording clears
+ * ch->enabled and waits for a grace period; destroying a channel does the
+ * same and then frees the buffers, so no writer can still be inside one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-bp.h>
+
+#include "internal.h"
+
+static uint64_t next_uid = 1;
+
+RBF_API void rbf_channel_attr_init(struct rbf_channel_attr *attr)
+{
+	if (!attr)
+		return;
+	memset(attr, 0, sizeof(*attr));
+	attr->size = sizeof(*attr);
+	attr->backend = NULL;
+	attr->subbuf_size = 64u << 10;
+	attr->num_subbuf = 4;
+	attr->mode = RBF_MODE_DISCARD;
+	attr->alloc = RBF_ALLOC_PER_CPU;
+	attr->clock = RBF_CLOCK_MONOTONIC;
+	attr->max_nesting = RBF_NESTING_DEFAULT;
+}
+
+static bool pow2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static uint32_t log2u(uint32_t v)
+{
+	return 31u - (uint32_t)__builtin_clz(v);
+}
+
+/* Attributes may come from a newer caller with a larger struct: accept the
+ * extra bytes only if they are zero. */
+static int attr_size_ok(const struct rbf_channel_attr *attr)
+{
+	const unsigned char *p = (const unsigned char *)attr;
+	size_t i;
+
+	if (attr->size < sizeof(*attr) || attr->size > 4096)
+		return 0;
+	for (i = sizeof(*attr); i < attr->size; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static int backend_ok(const struct rbf_backend *be)
+{
+	if (be->size < offsetof(struct rbf_backend, sync) ||
+	    be->abi != RBF_BACKEND_ABI || !be->buffer_alloc ||
+	    !be->buffer_free || !be->name)
+		return 0;
+	if (!(be->flags & RBF_BACKEND_F_CPU_DIRECT) && (!be->store || !be->load))
+		return 0;
+	return 1;
+}
+
+static int attr_check(const struct rbf_channel_attr *attr)
+{
+	const struct rbf_backend *be = attr->backend;
+
+	if (!attr_size_ok(attr))
+		return -EINVAL;
+	if (!pow2(attr->subbuf_size) ||
+	    attr->subbuf_size < RBF_SUBBUF_SIZE_MIN ||
+	    attr->subbuf_size > RBF_SUBBUF_SIZE_MAX)
+		return -EINVAL;
+	if (!pow2(attr->num_subbuf) || attr->num_subbuf < RBF_NUM_SUBBUF_MIN ||
+	    attr->num_subbuf > RBF_NUM_SUBBUF_MAX)
+		return -EINVAL;
+	if ((unsigned int)attr->mode > RBF_MODE_OVERWRITE ||
+	    (unsigned int)attr->alloc > RBF_ALLOC_GLOBAL ||
+	    (unsigned int)attr->clock > RBF_CLOCK_NONE)
+		return -EINVAL;
+	if (attr->max_nesting > RBF_NESTING_MAX || attr->flags)
+		return -EINVAL;
+	if (be && !backend_ok(be))
+		return -EINVAL;
+	return 0;
+}
+
+static void list_push(struct rbf_channel *ch, struct rbf_buffer *buf)
+{
+	buf->next = ch->list;
+	rcu_assign_pointer(ch->list, buf);
+}
+
+static void free_buffers(struct rbf_channel *ch)
+{
+	struct rbf_buffer *buf = ch->list, *next;
+
+	for (; buf; buf = next) {
+		next = buf->next;
+		rbf_buffer_destroy(buf);
+	}
+	ch->list = NULL;
+}
+
+static void channel_free(struct rbf_channel *ch)
+{
+	free_buffers(ch);
+	if (ch->be->channel_fini)
+		ch->be->channel_fini(ch->be_priv);
+	free(ch->percpu);
+	pthread_mutex_destroy(&ch->rlock);
+	free(ch);
+}
+
+RBF_API int rbf_channel_create(const struct rbf_channel_attr *attr,
+			       struct rbf_channel **out)
+{
+	struct rbf_channel *ch;
+	uint32_t i, nbuf;
+	int ret;
+
+	if (!attr || !out)
+		return -EINVAL;
+	ret = attr_check(attr);
+	if (ret)
+		return ret;
+
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->uid = uatomic_add_return(&next_uid, 1);
+	ch->subbuf_size = attr->subbuf_size;
+	ch->subbuf_order = log2u(attr->subbuf_size);
+	ch->num_subbuf = attr->num_subbuf;
+	ch->num_order = log2u(attr->num_subbuf);
+	ch->mode = attr->mode;
+	ch->alloc = attr->alloc;
+	ch->clock = attr->clock;
+	ch->max_nesting = attr->max_nesting ? attr->max_nesting :
+					      RBF_NESTING_DEFAULT;
+	/* The largest record (extended header) after the sub-buffer header. */
+	ch->max_payload = ch->subbuf_size - RBF_SB_HDR_SIZE - RBF_REC_EXT_SIZE;
+	ch->be = attr->backend ? attr->backend : &rbf_backend_page;
+	ch->cpu_direct = (ch->be->flags & RBF_BACKEND_F_CPU_DIRECT) != 0;
+	pthread_mutex_init(&ch->rlock, NULL);
+
+	ret = rbf_clock_setup(ch);
+	if (ret)
+		goto err_free;
+	if (ch->alloc == RBF_ALLOC_PER_THREAD)
+		ch->local_ok = RBF_HAVE_LOCAL_ATOMICS &&
+			       rbf_membarrier_setup() == 0;
+	if (ch->be->channel_init) {
+		ret = ch->be->channel_init(attr->backend_config, &ch->be_priv);
+		if (ret) {
+			ret = ret < 0 ? ret : -EIO;
+			goto err_free;
+		}
+	}
+
+	nbuf = 0;
+	if (ch->alloc == RBF_ALLOC_PER_CPU) {
+		ch->nr_cpus = rbf_possible_cpus();
+		nbuf = ch->nr_cpus;
+	} else if (ch->alloc == RBF_ALLOC_GLOBAL) {
+		ch->nr_cpus = 1;
+		nbuf = 1;
+	}
+	if (nbuf) {
+		ch->percpu = calloc(nbuf, sizeof(*ch->percpu));
+		if (!ch->percpu) {
+			ret = -ENOMEM;
+			goto err_fini;
+		}
+	}
+	for (i = 0; i < nbuf; i++) {
+		int cpu = ch->alloc == RBF_ALLOC_PER_CPU ? (int)i : -1;
+
+		ret = rbf_buffer_create(ch, i, cpu, 0, &ch->percpu[i]);
+		if (ret)
+			goto err_fini;
+		list_push(ch, ch->percpu[i]);
+	}
+	ch->next_id = nbuf;
+	ret = rbf_registry_add(ch);
+	if (ret)
+		goto err_fini;
+	/* Publish: the buffers are initialized before writers see enabled. */
+	cmm_smp_wmb();
+	RBF_STORE(ch->enabled, 1);
+	*out = ch;
+	return 0;
+
+err_fini:
+	channel_free(ch);
+	return ret;
+err_free:
+	pthread_mutex_destroy(&ch->rlock);
+	free(ch);
+	return ret;
+}
+
+RBF_API void rbf_channel_destroy(struct rbf_channel *ch)
+{
+	if (!ch)
+		return;
+	rbf_registry_del(ch);
+	RBF_STORE(ch->enabled, 0);
+	/* Every writer that saw enabled == 1 has committed after this. */
+	urcu_bp_synchronize_rcu();
+	channel_free(ch);
+}
+
+RBF_API int rbf_channel_enable(struct rbf_channel *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	RBF_STORE(ch->enabled, 1);
+	return 0;
+}
+
+RBF_API int rbf_channel_disable(struct rbf_channel *ch)
+{
+	if (!ch)
+		return -EINVAL;
+	RBF_STORE(ch->enabled, 0);
+	urcu_bp_synchronize_rcu();
+	return 0;
+}
+
+RBF_API int rbf_channel_info(struct rbf_channel *ch,
+			     struct rbf_channel_info *info)
+{
+	struct rbf_buffer *buf;
+	uint32_t n = 0;
+
+	if (!ch || !info || info->size < sizeof(*info))
+		return -EINVAL;
+	info->subbuf_size = ch->subbuf_size;
+	info->num_subbuf = ch->num_subbuf;
+	info->mode = ch->mode;
+	info->alloc = ch->alloc;
+	info->clock = ch->clock;
+	info->max_nesting = ch->max_nesting;
+	info->nr_cpus = ch->alloc == RBF_ALLOC_PER_CPU ? ch->nr_cpus : 0;
+	info->clock_freq = ch->clock_freq;
+	info->backend_name = ch->be->name;
+	pthread_mutex_lock(&ch->rlock);
+	for (buf = ch->list; buf; buf = buf->next)
+		n++;
+	pthread_mutex_unlock(&ch->rlock);
+	info->nr_buffers = n;
+	return 0;
+}

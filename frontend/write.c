@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frontend/write.c - the write path: reserve, commit, one-call write.
+ *
+ * Algorithm (details and proofs in doc/design.md):
+ *
+ * Each buffer has a 64-bit write position (ctl->offset) counting bytes since
+ * creation.  Sub-buffer sequence s covers positions [s*S, (s+1)*S) and lives
+ * in ring slot s mod N.  A writer reserves by moving the position with one
+ * compare-and-swap (LOCK CMPXCHG, or a plain CMPXCHG for per-thread buffers,
+ * which is atomic against the thread's own signal handlers).  A reservation
+ * that does not fit in the current sub-buffer also takes the padding up to
+ * its end and the header of the next one: that writer *closes* the old
+ * sub-buffer (writes its end fields, commits the padding) and *opens* the
+ * new one (writes its begin fields, commits the header).
+ *
+ * Commit is one atomic add on the slot's commit word (records * 2^40 +
+ * bytes).  Because completion is judged by the byte count of the slot, not
+ * by the order of commits, writers may commit in any order: nested signal
+ * handlers (which commit before the writer they interrupted), threads
+ * preempted or migrated between reserve and commit, and many threads on
+ * one buffer are all handled by the same rule: a sub-buffer is readable
+ * when every byte of it has been committed.
+ *
+ * Before opening sequence w in slot i, the opener checks (before its CAS)
+ * that generation w/N - 1 of slot i is fully committed; otherwise a writer
+ * stalled a whole ring ago still owns bytes there, and the write fails
+ * (-EBUSY) rather than corrupt them.  In discard mode it also checks that
+ * the reader has taken sequence w - N (the slot's link tag is w); otherwise
+ * the buffer is full (-ENOBUFS).  In overwrite mode every writer of w makes
+ * sure, after its CAS and before touching data, that w - N has been read or
+ * overwritten (head.c), pushing the head itself if needed.
+ *
+ * Timestamps are read inside the CAS loop, after loading the position, so a
+ * successful CAS orders stamps like positions: stamps never decrease in
+ * buffer order.  The compact 32-bit delta is used only when the stamp is
+ * within 2^32 of ctl->last_ts, a stamp of some earlier event, which is never
+ * newer than the event just before (see doc/design.md, "Timestamps").
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu/urcu-bp.h>
+
+#include "internal.h"
+
+/* Relaxed sum of the lost counters, for sub-buffer headers. */
+static uint64_t lost_total(struct rbf_ctl *ctl)
+{
+	uint64_t sum = 0;
+	int i;
+
+	for (i = 0; i < RBF_LOST_NR; i++)
+		sum += RBF_LOAD(ctl->stats.lost[i]);
+	return sum;
+}
+
+void rbf_count_lost(struct rbf_buffer *buf, bool local,
+		    enum rbf_lost_cause cause)
+{
+	uint64_t *p = &buf->ctl->stats.lost[cause];
+
+	if (local)
+		rbf_local_add_release(p, 1);
+	else
+		rbf_shared_add(p, 1);
+}
+
+static inline void commit_add(struct rbf_buffer *buf, uint32_t slot,
+			      uint64_t v, bool local)
+{
+	uint64_t *cc = &rbf_ctl_commits(buf->ctl)[slot].cc;
+
+	/* Release: pairs with the reader's acquire load of the commit word
+	 * (rbf_read_cc) before it trusts the sub-buffer's contents. */
+	if (local)
+		rbf_local_add_release(cc, v);
+	else
+		rbf_shared_add_release(cc, v);
+}
+
+static void sb_write_begin(struct rbf_buffer *buf, uint32_t phys,
+			   uint64_t seq, uint64_t ts)
+{
+	struct rbf_channel *ch = buf->ch;
+	uint64_t base = rbf_phys_off(ch, phys);
+	struct rbf_subbuf_header h;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = RBF_SUBBUF_MAGIC;
+	h.header_size = RBF_SB_HDR_SIZE;
+	h.seq = seq;
+	h.ts_begin = ts;
+	h.buffer_id = buf->id;
+	if (buf->data) {
+		struct rbf_subbuf_header *d =
+			(struct rbf_subbuf_header *)(buf->data + base);
+
+		/* content_size/subbuf_size belong to the closer. */
+		d->magic = h.magic;
+		d->header_size = h.header_size;
+		d->flags = 0;
+		d->seq = seq;
+		d->ts_begin = ts;
+		d->buffer_id = h.buffer_id;
+		d->reserved = 0;
+		return;
+	}
+	rbf_data_store(buf, base, &h, 8);
+	rbf_data_store(buf, base + 16, &h.seq, 16);
+	rbf_data_store(buf, base + 56, &h.buffer_id, 8);
+}
+
+static void sb_write_end(struct rbf_buffer *buf, uint32_t phys,
+			 uint32_t content, uint64_t ts)
+{
+	struct rbf_channel *ch = buf->ch;
+	uint64_t base = rbf_phys_off(ch, phys);
+	struct rbf_subbuf_header h;
+
+	h.content_size = content;
+	h.subbuf_size = ch->subbuf_size;
+	h.ts_end = ts;
+	h.lost = lost_total(buf->ctl);
+	h.overwritten = RBF_LOAD(buf->ctl->stats.overwritten);
+	if (buf->data) {
+		struct rbf_subbuf_header *d =
+			(struct rbf_subbuf_header *)(buf->data + base);
+
+		d->content_size = h.content_size;
+		d->subbuf_size = h.subbuf_size;
+		d->ts_end = h.ts_end;
+		d->lost = h.lost;
+		d->overwritten = h.overwritten;
+		return;
+	}
+	rbf_data_store(buf, base + 8, &h.content_size, 8);
+	rbf_data_store(buf, base + 32, &h.ts_end, 24);
+}
+
+/*
+ * Close sequence @seq: its end fields, then commit the @pad bytes that
+ * complete it.  Called by the writer (or flushing reader) whose reservation
+ * took the end of the sub-buffer.
+ */
+static int sb_close(struct rbf_buffer *buf, uint64_t seq, uint32_t content,
+		    uint64_t ts, uint32_t pad, bool local)
+{
+	uint64_t link;
+	int ret;
+
+	ret = rbf_slot_ensure(buf, seq, &link);
+	if (rbf_unlikely(ret))
+		return ret;
+	sb_write_end(buf, rbf_link_phys(link), content, ts);
+	if (pad)
+		commit_add(buf, rbf_slot_of(buf->ch, seq), pad, local);
+	return 0;
+}
+
+/*
+ * Pre-CAS checks for opening sequence @w: the slot's previous generation
+ * must be fully committed, and in discard mode read.
+ */
+static int can_open(struct rbf_buffer *buf, uint64_t w)
+{
+	struct rbf_channel *ch = buf->ch;
+	uint32_t slot = rbf_slot_of(ch, w);
+	uint64_t cc;
+
+	if (ch->mode == RBF_MODE_DISCARD) {
+		uint64_t l = rbf_load_acquire(&rbf_ctl_links(buf->ctl)[slot]);
+
+		if (!rbf_link_tag_is(l, w))
+			return -ENOBUFS;
+	}
+	cc = rbf_read_cc(buf, slot);
+	if (rbf_unlikely(!rbf_cc_at(ch, cc, rbf_gen_of(ch, w))))
+		return -EBUSY;
+	return 0;
+}
+
+static inline uint64_t clock_now(const struct rbf_channel *ch)
+{
+	if (ch->clock == RBF_CLOCK_TSC)
+		return rbf_rdtsc_ordered();
+	if (ch->clock == RBF_CLOCK_MONOTONIC) {
+		struct timespec t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		return (uint64_t)t.tv_sec * 1000000000ull +
+		       (uint64_t)t.tv_nsec;
+	}
+	return 0;
+}
+
+static inline enum rbf_lost_cause cause_of(int err)
+{
+	switch (err) {
+	case -ENOBUFS:
+		return RBF_LOST_FULL;
+	case -EMSGSIZE:
+		return RBF_LOST_TOO_BIG;
+	case -EPERM:
+		return RBF_LOST_DISABLED;
+	case -ELOOP:
+		return RBF_LOST_NESTING;
+	case -ENOMEM:
+		return RBF_LOST_NOMEM;
+	default:
+		return RBF_LOST_BUSY;
+	}
+}
+
+static inline void leave(struct rbf_buffer *buf, uint32_t flags)
+{
+	if (flags & RBF_WCTX_PERTHREAD) {
+		uint32_t *n = &buf->ctl->wr_nest;
+
+		/* Release: a flushing reader that sees the owner outside
+		 * every write also sees its commit (rbf_buffer_flush). */
+		rbf_store_release32(n, RBF_LOAD(*n) - 1);
+	} else {
+		rbf_tls.nest--;
+	}
+	urcu_bp_read_unlock();
+}
+
+static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
+			  uint64_t ts, bool local);
+
+static inline int do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
+			     uint16_t id, size_t len, uint64_t ts_user)
+{
+	struct rbf_buffer *buf;
+	struct rbf_ctl *ctl;
+	uint32_t flags = RBF_WCTX_ACTIVE;
+	uint64_t o, begin, end, ts, mask, rsz, link;
+	uint32_t nest, hsz;
+	bool local = false, ext;
+	int err;
+
+	if (rbf_unlikely(!ch || !ctx || id > RBF_EVENT_ID_MAX))
+		return -EINVAL;
+
+	urcu_bp_read_lock();
+	if (ch->alloc == RBF_ALLOC_PER_THREAD) {
+		buf = rbf_thread_buffer(ch, &err);
+		if (rbf_unlikely(!buf)) {
+			rbf_shared_add(&ch->lost_nobuf[cause_of(err)], 1);
+			urcu_bp_read_unlock();
+			return err;
+		}
+		ctl = buf->ctl;
+		nest = RBF_LOAD(ctl->wr_nest);
+		if (rbf_unlikely(nest >= ch->max_nesting)) {
+			err = -ELOOP;
+			goto fail_unlocked;
+		}
+		RBF_STORE(ctl->wr_nest, nest + 1);
+		flags |= RBF_WCTX_PERTHREAD;
+		/*
+		 * Compiler barrier only: the flushing reader's membarrier()
+		 * stands for the full barrier this side would need (Dekker:
+		 * our wr_nest store vs. our flush_req load; its flush_req
+		 * store vs. its wr_nest load).
+		 */
+		cmm_barrier();
+		local = buf->local && !RBF_LOAD(ctl->flush_req);
+	} else {
+		if (ch->alloc == RBF_ALLOC_PER_CPU)
+			buf = ch->percpu[(uint32_t)rbf_current_cpu() %
+					 ch->nr_cpus];
+		else
+			buf = ch->percpu[0];
+		ctl = buf->ctl;
+		nest = rbf_tls.nest;
+		if (rbf_unlikely(nest >= ch->max_nesting)) {
+			err = -ELOOP;
+			goto fail_unlocked;
+		}
+		rbf_tls.nest = nest + 1;
+	}
+	if (local)
+		flags |= RBF_WCTX_LOCAL;
+
+	/* Pairs with rbf_channel_disable(): enabled = 0, then a grace
+	 * period; a writer that saw 1 is inside the read-side section. */
+	if (rbf_unlikely(!RBF_LOAD(ch->enabled))) {
+		err = -EPERM;
+		goto fail;
+	}
+	if (rbf_unlikely(len > ch->max_payload)) {
+		err = -EMSGSIZE;
+		goto fail;
+	}
+
+	mask = rbf_sb_mask(ch);
+	for (;;) {
+		uint64_t oin, prev;
+
+		o = RBF_LOAD(ctl->offset);
+		if (ch->clock == RBF_CLOCK_NONE) {
+			ts = ts_user;
+			ext = true;
+		} else {
+			uint64_t last = RBF_LOAD(ctl->last_ts);
+
+			ts = clock_now(ch);
+			ext = ts < last || ts - last >= (1ull << 32) ||
+			      len > RBF_REC_COMPACT_MAX_LEN;
+		}
+		hsz = ext ? RBF_REC_EXT_SIZE : RBF_REC_HDR_SIZE;
+		rsz = RBF_ALIGN(hsz + (uint64_t)len, RBF_REC_ALIGN);
+		oin = o & mask;
+		if (rbf_likely(oin != 0 && oin + rsz <= ch->subbuf_size)) {
+			begin = o;
+		} else {
+			begin = (oin ? o + (ch->subbuf_size - oin) : o) +
+				RBF_SB_HDR_SIZE;
+			err = can_open(buf, rbf_seq_of(ch, begin));
+			if (rbf_unlikely(err))
+				goto fail;
+		}
+		end = begin + rsz;
+		if (local)
+			prev = rbf_local_cmpxchg(&ctl->offset, o, end);
+		else
+			prev = rbf_shared_cmpxchg(&ctl->offset, o, end);
+		if (rbf_likely(prev == o))
+			break;
+	}
+	RBF_STORE(ctl->last_ts, ts);
+
+	if (rbf_unlikely(begin != o)) {
+		err = reserve_switch(buf, o, begin, ts, local);
+		if (rbf_unlikely(err))
+			goto fail_corrupt;
+	}
+	err = rbf_slot_ensure(buf, rbf_seq_of(ch, begin), &link);
+	if (rbf_unlikely(err))
+		goto fail_corrupt;
+	/* The record fills its sub-buffer exactly: its writer closes it,
+	 * before its own commit, so the sub-buffer cannot complete first. */
+	if (rbf_unlikely((end & mask) == 0))
+		sb_close(buf, rbf_seq_of(ch, begin), ch->subbuf_size, ts, 0,
+			 local);
+
+	ctx->len = (uint32_t)len;
+	ctx->ts = ts;
+	ctx->priv_flags = flags;
+	ctx->priv_buf = buf;
+	ctx->priv_pos = begin;
+	ctx->priv_slot_len = rsz;
+	{
+		uint64_t doff = rbf_phys_off(ch, rbf_link_phys(link)) +
+				(begin & mask);
+
+		ctx->priv_data_off = doff + hsz;
+		if (rbf_likely(buf->data != NULL)) {
+			char *p = buf->data + doff;
+
+			if (!ext) {
+				struct rbf_record_header *h = (void *)p;
+
+				h->ts_low = (uint32_t)ts;
+				h->id = id;
+				h->len = (uint16_t)len;
+			} else {
+				struct rbf_record_header_ext *h = (void *)p;
+
+				h->ts_low = (uint32_t)ts;
+				h->id = id;
+				h->len = RBF_REC_EXT;
+				h->ts_high = (uint32_t)(ts >> 32);
+				h->length = (uint32_t)len;
+			}
+			ctx->data = p + hsz;
+		} else {
+			struct rbf_record_header_ext h;
+
+			h.ts_low = (uint32_t)ts;
+			h.id = id;
+			h.len = ext ? RBF_REC_EXT : (uint16_t)len;
+			h.ts_high = (uint32_t)(ts >> 32);
+			h.length = (uint32_t)len;
+			rbf_data_store(buf, doff, &h, hsz);
+			ctx->data = NULL;
+		}
+	}
+	return 0;
+
+fail_corrupt:
+	/*
+	 * Only a corrupted control block (a damaged shared file) gets here,
+	 * after the CAS: the space stays reserved and is never committed, so
+	 * the reader will not receive the sub-buffer.
+	 */
+	err = -EIO;
+fail:
+	rbf_count_lost(buf, local, cause_of(err));
+	leave(buf, flags);
+	return err;
+fail_unlocked:
+	rbf_count_lost(buf, false, cause_of(err));
+	urcu_bp_read_unlock();
+	return err;
+}
+
+/*
+ * After a successful CAS that crossed or reached a sub-buffer boundary:
+ * close the old sub-buffer when the reservation took its end, then open the
+ * new one (make sure its slot is free, write its begin fields, commit the
+ * header).
+ */
+static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
+			  uint64_t ts, bool local)
+{
+	struct rbf_channel *ch = buf->ch;
+	uint64_t oin = o & rbf_sb_mask(ch);
+	uint64_t w = rbf_seq_of(ch, begin);
+	uint64_t link;
+	int ret;
+
+	if (oin) {
+		ret = sb_close(buf, rbf_seq_of(ch, o), (uint32_t)oin, ts,
+			       (uint32_t)(ch->subbuf_size - oin), local);
+		if (ret)
+			return ret;
+	}
+	ret = rbf_slot_ensure(buf, w, &link);
+	if (ret)
+		return ret;
+	sb_write_begin(buf, rbf_link_phys(link), w, ts);
+	commit_add(buf, rbf_slot_of(ch, w), RBF_SB_HDR_SIZE, local);
+	return 0;
+}
+
+static inline int do_commit(struct rbf_wctx *ctx)
+{
+	struct rbf_buffer *buf;
+	struct rbf_channel *ch;
+	uint32_t flags;
+
+	if (rbf_unlikely(!ctx || !(ctx->priv_flags & RBF_WCTX_ACTIVE)))
+		return -EINVAL;
+	buf = ctx->priv_buf;
+	ch = buf->ch;
+	flags = ctx->priv_flags;
+	ctx->priv_flags = 0;
+	commit_add(buf, rbf_slot_of(ch, rbf_seq_of(ch, ctx->priv_pos)),
+		   RBF_COMMIT_REC_ONE + ctx->priv_slot_len,
+		   flags & RBF_WCTX_LOCAL);
+	leave(buf, flags);
+	return 0;
+}
+
+RBF_API int rbf_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
+			uint16_t id, size_t len)
+{
+	return do_reserve(ch, ctx, id, len, 0);
+}
+
+RBF_API int rbf_reserve_ts(struct rbf_channel *ch, struct rbf_wctx *ctx,
+			   uint16_t id, size_t len, uint64_t ts)
+{
+	if (!ch || ch->clock != RBF_CLOCK_NONE)
+		return -EINVAL;
+	return do_reserve(ch, ctx, id, len, ts);
+}
+
+RBF_API int rbf_commit(struct rbf_wctx *ctx)
+{
+	return do_commit(ctx);
+}
+
+/* Copy to device memory in whole aligned words, patching partial ends. */
+static int store_unaligned(struct rbf_buffer *buf, uint64_t off,
+			   const void *src, size_t n)
+{
+	const unsigned char *s = src;
+	unsigned char word[8];
+	int ret;
+
+	while (n) {
+		uint64_t base = off & ~7ull;
+		size_t skip = (size_t)(off - base);
+		size_t take = 8 - skip;
+
+		if (take > n)
+			take = n;
+		if (skip == 0 && n >= 8) {
+			size_t whole = n & ~(size_t)7;
+
+			ret = rbf_data_store(buf, off, s, whole);
+			if (ret)
+				return ret;
+			off += whole;
+			s += whole;
+			n -= whole;
+			continue;
+		}
+		ret = rbf_data_load(buf, base, word, 8);
+		if (ret)
+			return ret;
+		memcpy(word + skip, s, take);
+		ret = rbf_data_store(buf, base, word, 8);
+		if (ret)
+			return ret;
+		off += take;
+		s += take;
+		n -= take;
+	}
+	return 0;
+}
+
+RBF_API int rbf_wctx_write(struct rbf_wctx *ctx, size_t off, const void *src,
+			   size_t n)
+{
+	if (!ctx || !(ctx->priv_flags & RBF_WCTX_ACTIVE) || (!src && n))
+		return -EINVAL;
+	if (off > ctx->len || n > ctx->len - off)
+		return -EINVAL;
+	if (ctx->data) {
+		memcpy((char *)ctx->data + off, src, n);
+		return 0;
+	}
+	return store_unaligned(ctx->priv_buf, ctx->priv_data_off + off, src,
+			       n);
+}
+
+static inline int write_common(struct rbf_channel *ch, uint16_t id,
+			       const void *src, size_t len, uint64_t ts)
+{
+	struct rbf_wctx ctx;
+	int ret;
+
+	if (rbf_unlikely(!src && len))
+		return -EINVAL;
+	ret = do_reserve(ch, &ctx, id, len, ts);
+	if (rbf_unlikely(ret))
+		return ret;
+	if (rbf_likely(ctx.data != NULL))
+		memcpy(ctx.data, src, len);
+	else
+		store_unaligned(ctx.priv_buf, ctx.priv_data_off, src, len);
+	return do_commit(&ctx);
+}
+
+RBF_API int rbf_write(struct rbf_channel *ch, uint16_t id, const void *src,
+		      size_t len)
+{
+	return write_common(ch, id, src, len, 0);
+}
+
+RBF_API int rbf_write_ts(struct rbf_channel *ch, uint16_t id, const void *src,
+			 size_t len, uint64_t ts)
+{
+	if (!ch || ch->clock != RBF_CLOCK_NONE)
+		return -EINVAL;
+	return write_common(ch, id, src, len, ts);
+}
+
+/*
+ * Reader-side switch: move the write position to the end of the current
+ * sub-buffer and close it.  The caller guarantees that shared atomics are
+ * safe on this buffer (per-CPU/global, or a per-thread buffer whose owner
+ * is outside any write and sees flush_req).
+ */
+int rbf_switch_close(struct rbf_buffer *buf)
+{
+	struct rbf_channel *ch = buf->ch;
+	struct rbf_ctl *ctl = buf->ctl;
+	uint64_t mask = rbf_sb_mask(ch);
+
+	for (;;) {
+		uint64_t o = RBF_LOAD(ctl->offset);
+		uint64_t oin = o & mask;
+		uint64_t ts;
+
+		if (oin == 0)
+			return 0; /* closed by its last writer already */
+		ts = ch->clock == RBF_CLOCK_NONE ? RBF_LOAD(ctl->last_ts) :
+						   clock_now(ch);
+		if (rbf_shared_cmpxchg(&ctl->offset, o,
+				       o + (ch->subbuf_size - oin)) != o)
+			continue;
+		return sb_close(buf, rbf_seq_of(ch, o), (uint32_t)oin, ts,
+				(uint32_t)(ch->subbuf_size - oin), false);
+	}
+}
