@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
  * bench/bench.c - write-path and reader benchmark of rbf (bench/rbf_bench).
  *
@@ -6,6 +6,7 @@
  *
  *  - baselines: the "floor" (a plain record store, 8-byte header plus the
  *    payload, into a 64 KiB thread-local ring through a non-inlined call),
+ *    on 1 and on 2 threads (how well the machine itself scales),
  *    clock_gettime(CLOCK_MONOTONIC) alone and RDTSC alone (x86);
  *  - rbf_write() for every allocation mode x clock x payload (8, 64 bytes)
  *    x threads (1, 2; each thread pinned to its own CPU), on an overwrite
@@ -26,7 +27,9 @@
  *
  * Usage: rbf_bench [--quick] [--filter SUBSTR] [--json FILE]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -62,13 +65,13 @@
 /* ---- options and machine ---- */
 
 static int opt_runs = 5;
-static double opt_run_s = 0.2;	/* seconds per run */
+static double opt_run_s = 0.2; /* seconds per run */
 static double opt_reader_s = 1.0;
 static const char *opt_filter;
 static const char *opt_json;
-static int cpus[MAX_THREADS];	/* CPUs the threads are pinned to */
-static int nr_cpus;		/* CPUs this process may use */
-static int errors;		/* runs that errored (exit status 1) */
+static int cpus[MAX_THREADS]; /* CPUs the threads are pinned to */
+static int nr_cpus; /* CPUs this process may use */
+static int errors; /* runs that errored (exit status 1) */
 
 static const char *const alloc_name[] = { "per-cpu", "per-thread", "global" };
 static const char *const clock_name[] = { "monotonic", "tsc", "none" };
@@ -77,20 +80,22 @@ static const char *const clock_name[] = { "monotonic", "tsc", "none" };
 
 struct result {
 	char config[64];
-	const char *kind;	/* "baseline", "write", "reserve", "reader" */
-	const char *alloc;	/* NULL when not applicable */
+	const char *kind; /* "baseline", "write", "reserve", "reader" */
+	const char *alloc; /* NULL when not applicable */
 	const char *clock;
-	int payload;		/* bytes, 0 when not applicable */
+	int payload; /* bytes, 0 when not applicable */
 	int threads;
-	double ns;		/* median ns/event */
+	double ns; /* median ns/event */
 	double min, max;
-	double ratio;		/* vs floor of the same payload, 0 if none */
-	double scale;		/* 2 threads: aggregate rate / 1 thread rate */
-	double rate;		/* median events (or sub-buffers) per second */
-	double mbps;		/* reader: MB/s drained, else 0 */
+	double ratio; /* vs floor of the same payload, 0 if none */
+	double scale; /* 2 threads: aggregate rate / 1 thread rate */
+	double rate; /* median events (or sub-buffers) per second */
+	double mbps; /* reader: MB/s drained, else 0 */
 	uint64_t failures;
+	char causes[64]; /* "busy 12, full 3" when failures */
 	bool acct_ok;
-	const char *target;	/* text of the target, or NULL */
+	const char *target; /* text of the target, or NULL */
+	char tkind; /* what the target bounds: 'r'atio, 'n's, 's'cale */
 	bool pass;
 };
 
@@ -144,6 +149,17 @@ static void summarize(double *v, int n, double *med, double *min, double *max)
 	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+static void start_thread(pthread_t *tid, void *(*fn)(void *), void *arg)
+{
+	int ret = pthread_create(tid, NULL, fn, arg);
+
+	if (ret) {
+		fprintf(stderr, "rbf_bench: pthread_create: %s\n",
+			strerror(ret));
+		exit(1);
+	}
+}
+
 static void pin_self(int cpu)
 {
 	cpu_set_t set;
@@ -158,7 +174,7 @@ static void pin_self(int cpu)
 static _Thread_local unsigned char floor_ring[FLOOR_RING]
 	__attribute__((aligned(64)));
 static _Thread_local size_t floor_pos;
-static volatile size_t floor_len_v;	/* hides the length from the compiler */
+static volatile size_t floor_len_v; /* hides the length from the compiler */
 static volatile uint64_t sink;
 
 /*
@@ -219,7 +235,7 @@ static double base_run(enum base_kind kind, size_t len, double secs)
 	return (double)(t - start) / (double)n;
 }
 
-static double floor_ns[2];	/* [0]: 8-byte payload, [1]: 64-byte */
+static double floor_ns[2]; /* [0]: 8-byte payload, [1]: 64-byte */
 
 static void bench_baseline(enum base_kind kind, size_t len, const char *name)
 {
@@ -228,7 +244,7 @@ static void bench_baseline(enum base_kind kind, size_t len, const char *name)
 	int i;
 
 	pin_self(cpus[0]);
-	base_run(kind, len, opt_run_s / 4);	/* warm up */
+	base_run(kind, len, opt_run_s / 4); /* warm up */
 	for (i = 0; i < opt_runs; i++)
 		v[i] = base_run(kind, len, opt_run_s);
 	r = new_result("baseline", name);
@@ -244,6 +260,66 @@ static void bench_baseline(enum base_kind kind, size_t len, const char *name)
 		r->ratio = 1.0;
 }
 
+/*
+ * The floor on 2 threads at once, each pinned to its own CPU: how well the
+ * machine itself scales (shared cores, memory bandwidth, a hypervisor),
+ * so that the scaling of the rbf rows can be read against it.
+ */
+struct bjob {
+	size_t len;
+	int cpu;
+	pthread_barrier_t *bar;
+	double ns[MAX_RUNS];
+};
+
+static void *floor_thread(void *arg)
+{
+	struct bjob *j = arg;
+	int run;
+
+	pin_self(j->cpu);
+	base_run(BASE_FLOOR, j->len, opt_run_s / 4); /* warm up */
+	for (run = 0; run < opt_runs; run++) {
+		pthread_barrier_wait(j->bar);
+		j->ns[run] = base_run(BASE_FLOOR, j->len, opt_run_s);
+		pthread_barrier_wait(j->bar);
+	}
+	return NULL;
+}
+
+static void bench_floor_2t(size_t len, const char *name)
+{
+	struct bjob jobs[2];
+	pthread_t tid[2];
+	pthread_barrier_t bar;
+	double ns[MAX_RUNS], agg[MAX_RUNS], rate, dummy;
+	struct result *r;
+	int i, run;
+
+	pthread_barrier_init(&bar, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		jobs[i].len = len;
+		jobs[i].cpu = cpus[i];
+		jobs[i].bar = &bar;
+		start_thread(&tid[i], floor_thread, &jobs[i]);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	pthread_barrier_destroy(&bar);
+	for (run = 0; run < opt_runs; run++) {
+		ns[run] = (jobs[0].ns[run] + jobs[1].ns[run]) / 2;
+		agg[run] = 1e9 / jobs[0].ns[run] + 1e9 / jobs[1].ns[run];
+	}
+	r = new_result("baseline", name);
+	r->threads = 2;
+	r->payload = (int)len;
+	summarize(ns, opt_runs, &r->ns, &r->min, &r->max);
+	summarize(agg, opt_runs, &rate, &dummy, &dummy);
+	r->rate = rate;
+	r->ratio = r->ns / floor_ns[len > 8];
+	r->scale = rate * floor_ns[len > 8] / 1e9;
+}
+
 /* ---- write path ---- */
 
 enum write_kind { WK_WRITE, WK_RESERVE };
@@ -253,13 +329,12 @@ struct wjob {
 	enum write_kind kind;
 	size_t len;
 	int cpu;
-	int nthreads;
 	pthread_barrier_t *bar;
 	/* per run, filled by the thread */
 	double elapsed[MAX_RUNS];
 	uint64_t events[MAX_RUNS];
 	uint64_t fails[MAX_RUNS];
-	int err;		/* first unexpected error */
+	int err; /* first unexpected error */
 };
 
 static void *write_thread(void *arg)
@@ -383,9 +458,8 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 		jobs[i].kind = kind;
 		jobs[i].len = len;
 		jobs[i].cpu = cpus[i];
-		jobs[i].nthreads = nthreads;
 		jobs[i].bar = &bar;
-		pthread_create(&tid[i], NULL, write_thread, &jobs[i]);
+		start_thread(&tid[i], write_thread, &jobs[i]);
 	}
 	for (i = 0; i < nthreads; i++)
 		pthread_join(tid[i], NULL);
@@ -403,7 +477,7 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 			fails += jobs[i].fails[run];
 		}
 	}
-	calls += (uint64_t)nthreads * 8 * BATCH;	/* warm-up writes */
+	calls += (uint64_t)nthreads * 8 * BATCH; /* warm-up writes */
 
 	r = new_result(kind == WK_WRITE ? "write" : "reserve", name);
 	r->alloc = alloc_name[alloc];
@@ -432,8 +506,8 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 	st.size = sizeof(st);
 	ret = rbf_channel_stats(ch, &st);
 	if (ret < 0 || st.written != calls ||
-	    st.written != st.read + st.overwritten + st.lost_total +
-				  st.buffered ||
+	    st.written !=
+		    st.read + st.overwritten + st.lost_total + st.buffered ||
 	    st.lost_total < fails) {
 		r->acct_ok = false;
 		fprintf(stderr,
@@ -445,6 +519,15 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 			(unsigned long long)st.overwritten,
 			(unsigned long long)st.lost_total,
 			(unsigned long long)st.buffered);
+	}
+	for (i = 0; ret == 0 && i < RBF_LOST_NR; i++) {
+		size_t used = strlen(r->causes);
+
+		if (st.lost[i])
+			snprintf(r->causes + used, sizeof(r->causes) - used,
+				 "%s%s %llu", used ? ", " : "",
+				 rbf_lost_cause_name((enum rbf_lost_cause)i),
+				 (unsigned long long)st.lost[i]);
 	}
 	rbf_channel_destroy(ch);
 
@@ -458,14 +541,16 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 	if (kind == WK_WRITE && clk == RBF_CLOCK_NONE && len == 8 &&
 	    nthreads == 1 && alloc == RBF_ALLOC_PER_THREAD) {
 		r->target = "<= 3x floor";
+		r->tkind = 'r';
 		r->pass = r->ratio <= 3.0;
 	} else if (kind == WK_WRITE && clk == RBF_CLOCK_NONE && len == 8 &&
 		   nthreads == 1 && alloc == RBF_ALLOC_PER_CPU) {
 		r->target = "<= 12 ns";
+		r->tkind = 'n';
 		r->pass = r->ns <= 12.0;
-	} else if (nthreads == 2 && alloc != RBF_ALLOC_GLOBAL &&
-		   r->scale > 0) {
+	} else if (nthreads == 2 && alloc != RBF_ALLOC_GLOBAL && r->scale > 0) {
 		r->target = "scale >= 1.8x";
+		r->tkind = 's';
 		r->pass = r->scale >= 1.8;
 	}
 }
@@ -541,9 +626,9 @@ static void bench_exchange(enum rbf_alloc alloc, uint32_t subbuf_size)
 	job.cpu = cpus[0];
 	atomic_init(&job.stop, false);
 	pthread_barrier_init(&bar, NULL, 2);
-	pthread_create(&tid, NULL, fill_thread, &job);
+	start_thread(&tid, fill_thread, &job);
 	pin_self(nr_cpus > 1 ? cpus[1] : cpus[0]);
-	pthread_barrier_wait(&bar);	/* the writer's buffer now exists */
+	pthread_barrier_wait(&bar); /* the writer's buffer now exists */
 	ret = rbf_channel_buffers(ch, &buf, 1);
 	if (ret < 1) {
 		fprintf(stderr, "%s: rbf_channel_buffers returned %d\n", name,
@@ -594,9 +679,9 @@ static void bench_exchange(enum rbf_alloc alloc, uint32_t subbuf_size)
 	       "(writer %.1f Mev/s, %.1f%% lost: full)\n",
 	       name, r->rate, r->mbps,
 	       (double)(job.ok + job.fails) * 1e3 / (double)(t - start),
-	       job.ok + job.fails ?
-		       100.0 * (double)job.fails /
-			       (double)(job.ok + job.fails) : 0.0);
+	       job.ok + job.fails ? 100.0 * (double)job.fails /
+					    (double)(job.ok + job.fails) :
+				    0.0);
 }
 
 /* ---- reader: consume ---- */
@@ -673,21 +758,21 @@ static void bench_consume(bool whole_channel, size_t len)
 	rate = r->ns > 0 ? 1e9 / r->ns : 0;
 	r->rate = rate;
 	r->mbps = rate * (double)len / 1e6;
-	printf("%-36s  %8.2f ns/ev  min %6.2f  max %6.2f  %6.1f Mev/s\n",
-	       name, r->ns, r->min, r->max, rate / 1e6);
+	printf("%-36s  %8.2f ns/ev  min %6.2f  max %6.2f  %6.1f Mev/s\n", name,
+	       r->ns, r->min, r->max, rate / 1e6);
 }
 
 /* ---- output ---- */
 
 static void print_row(const struct result *r)
 {
-	char scale[16] = "", flag[48] = "";
+	char scale[16] = "", flag[128] = "";
 
 	if (r->scale > 0)
 		snprintf(scale, sizeof(scale), "%5.2fx", r->scale);
 	if (r->failures)
-		snprintf(flag, sizeof(flag), " FAILED WRITES: %llu",
-			 (unsigned long long)r->failures);
+		snprintf(flag, sizeof(flag), " FAILED WRITES: %llu (%s)",
+			 (unsigned long long)r->failures, r->causes);
 	if (!r->acct_ok)
 		strcat(flag, " ACCOUNTING!");
 	printf("%-36s  %8.2f  %8.2f  %8.2f  %6.2fx  %6s", r->config, r->ns,
@@ -699,8 +784,8 @@ static void print_row(const struct result *r)
 
 static void print_header(void)
 {
-	printf("%-36s  %8s  %8s  %8s  %7s  %6s  %s\n", "config", "ns/ev",
-	       "min", "max", "/floor", "scale", "target");
+	printf("%-36s  %8s  %8s  %8s  %7s  %6s  %s\n", "config", "ns/ev", "min",
+	       "max", "/floor", "scale", "target");
 }
 
 static void json_str(FILE *f, const char *key, const char *v)
@@ -731,8 +816,9 @@ static int write_json(const char *path)
 		json_str(f, "clock", r->clock);
 		fprintf(f, "\"payload\": %d, \"threads\": %d, ", r->payload,
 			r->threads);
-		fprintf(f, "\"ns_per_event\": %.3f, \"min\": %.3f, "
-			   "\"max\": %.3f, \"ratio\": %.3f, ",
+		fprintf(f,
+			"\"ns_per_event\": %.3f, \"min\": %.3f, "
+			"\"max\": %.3f, \"ratio\": %.3f, ",
 			r->ns, r->min, r->max, r->ratio);
 		if (r->scale > 0)
 			fprintf(f, "\"scale\": %.3f, ", r->scale);
@@ -741,8 +827,11 @@ static int write_json(const char *path)
 		if (r->target)
 			fprintf(f, "\"target\": \"%s\", \"pass\": %s, ",
 				r->target, r->pass ? "true" : "false");
-		fprintf(f, "\"rate\": %.0f, \"failures\": %llu, "
-			   "\"accounting_ok\": %s}%s\n",
+		if (r->causes[0])
+			fprintf(f, "\"lost_by_cause\": \"%s\", ", r->causes);
+		fprintf(f,
+			"\"rate\": %.0f, \"failures\": %llu, "
+			"\"accounting_ok\": %s}%s\n",
 			r->rate, (unsigned long long)r->failures,
 			r->acct_ok ? "true" : "false",
 			i + 1 < nr_results ? "," : "");
@@ -759,6 +848,7 @@ static void print_machine(void)
 {
 	char line[256], model[192] = "unknown";
 	FILE *f = fopen("/proc/cpuinfo", "r");
+	double load[1];
 	char *p;
 
 	while (f && fgets(line, sizeof(line), f)) {
@@ -780,7 +870,14 @@ static void print_machine(void)
 	       rbf_version() & 0xff, nr_cpus, sysconf(_SC_NPROCESSORS_ONLN),
 	       model);
 	printf("runs: %d x %.2f s (median; min, max shown); write channels: "
-	       "overwrite, 8 x 64 KiB, no reader\n", opt_runs, opt_run_s);
+	       "overwrite, 8 x 64 KiB, no reader\n",
+	       opt_runs, opt_run_s);
+	if (getloadavg(load, 1) == 1) {
+		printf("load average: %.2f", load[0]);
+		if (load[0] > 0.5)
+			printf(" (other work is running: expect noise)");
+		printf("\n");
+	}
 }
 
 static void usage(FILE *f)
@@ -830,6 +927,10 @@ int main(int argc, char **argv)
 	print_header();
 	bench_baseline(BASE_FLOOR, 8, "baseline/floor/16B-record(8B)");
 	bench_baseline(BASE_FLOOR, 64, "baseline/floor/72B-record(64B)");
+	if (nr_cpus > 1) {
+		bench_floor_2t(8, "baseline/floor/16B-record(8B)/2T");
+		bench_floor_2t(64, "baseline/floor/72B-record(64B)/2T");
+	}
 	bench_baseline(BASE_CLOCK, 0, "baseline/clock_gettime(MONOTONIC)");
 #ifdef BENCH_HAVE_RDTSC
 	bench_baseline(BASE_RDTSC, 0, "baseline/rdtsc");
@@ -880,20 +981,47 @@ int main(int argc, char **argv)
 	/* Targets summary. */
 	printf("\ntargets:\n");
 	for (i = 0; i < nr_results; i++) {
-		if (!results[i].target)
+		const struct result *r = &results[i];
+
+		if (!r->target)
 			continue;
-		printf("  %-4s %-36s %s\n", results[i].pass ? "PASS" : "MISS",
-		       results[i].config, results[i].target);
+		printf("  %-4s %-36s %-14s", r->pass ? "PASS" : "MISS",
+		       r->config, r->target);
+		if (r->tkind == 's')
+			printf(" got %.2fx", r->scale);
+		else if (r->tkind == 'r')
+			printf(" got %.2fx", r->ratio);
+		else
+			printf(" got %.2f ns", r->ns);
+		printf("\n");
 	}
 	if (nr_cpus < 2)
 		printf("  (2-thread runs skipped: only 1 CPU)\n");
+	for (i = 0; i < nr_results; i++) {
+		const struct result *r = &results[i];
+
+		if (strcmp(r->kind, "baseline") || r->threads != 2 ||
+		    r->scale >= 1.8)
+			continue;
+		printf("note: the floor itself scales only %.2fx on 2 threads "
+		       "here (%s): the two CPUs are not independent (SMT "
+		       "siblings, a shared host core, or a busy machine), so "
+		       "the scaling target cannot be judged on this "
+		       "machine.\n",
+		       r->scale, r->config);
+		break;
+	}
 
 	if (opt_json && write_json(opt_json) < 0)
 		errors++;
-	for (i = 0; i < nr_results; i++)
-		if (results[i].failures &&
-		    strcmp(results[i].kind, "reader"))
-			printf("note: %s had failed writes\n",
-			       results[i].config);
+	for (i = 0; i < nr_results; i++) {
+		if (!strstr(results[i].causes, "busy"))
+			continue;
+		printf("note: FAILED WRITES (busy): a writer found the "
+		       "sub-buffer it had to enter still holding an event "
+		       "reserved a whole ring earlier by another writer, "
+		       "stalled (preempted) between reserve and commit.\n");
+		break;
+	}
 	return errors ? 1 : 0;
 }

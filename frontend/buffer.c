@@ -28,11 +28,6 @@ void rbf_host_free(void *p, size_t size)
 		munmap(p, size);
 }
 
-uint64_t rbf_phys_off(const struct rbf_channel *ch, uint32_t phys)
-{
-	return (uint64_t)phys << ch->subbuf_order;
-}
-
 int rbf_data_store(struct rbf_buffer *buf, uint64_t off, const void *src,
 		   size_t len)
 {
@@ -94,7 +89,7 @@ int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu, int tid,
 	int ret;
 
 	host = RBF_ALIGN(host, page);
-	buf = rbf_host_alloc(host);
+	buf = rbf_host_alloc(host); /* zero-filled */
 	if (!buf)
 		return -ENOMEM;
 	buf->host_size = host;
@@ -118,7 +113,8 @@ int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu, int tid,
 		return ret < 0 ? ret : -EIO;
 	}
 	if (be_ctl) {
-		if (!buf->mem.ctl) {
+		if (!buf->mem.ctl ||
+		    ((uintptr_t)buf->mem.ctl & (RBF_CACHELINE - 1))) {
 			ch->be->buffer_free(ch->be_priv, &buf->mem);
 			rbf_host_free(buf, host);
 			return -EINVAL;

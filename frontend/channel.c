@@ -122,8 +122,21 @@ static void channel_free(struct rbf_channel *ch)
 	free(ch);
 }
 
+static int channel_create(const struct rbf_channel_attr *attr,
+			  struct rbf_channel **out);
+
 RBF_API int rbf_channel_create(const struct rbf_channel_attr *attr,
 			       struct rbf_channel **out)
+{
+	int saved = errno;
+	int ret = channel_create(attr, out);
+
+	errno = saved;
+	return ret;
+}
+
+static int channel_create(const struct rbf_channel_attr *attr,
+			  struct rbf_channel **out)
 {
 	struct rbf_channel *ch;
 	uint32_t i, nbuf;
@@ -212,6 +225,8 @@ err_free:
 
 RBF_API void rbf_channel_destroy(struct rbf_channel *ch)
 {
+	int saved = errno;
+
 	if (!ch)
 		return;
 	rbf_registry_del(ch);
@@ -219,6 +234,7 @@ RBF_API void rbf_channel_destroy(struct rbf_channel *ch)
 	/* Every writer that saw enabled == 1 has committed after this. */
 	urcu_bp_synchronize_rcu();
 	channel_free(ch);
+	errno = saved;
 }
 
 RBF_API int rbf_channel_enable(struct rbf_channel *ch)
@@ -238,7 +254,7 @@ RBF_API int rbf_channel_disable(struct rbf_channel *ch)
 	return 0;
 }
 
-RBF_API int rbf_channel_info(struct rbf_channel *ch,
+RBF_API int rbf_channel_get_info(struct rbf_channel *ch,
 			     struct rbf_channel_info *info)
 {
 	struct rbf_buffer *buf;

@@ -143,20 +143,21 @@ static int consume_locked(struct rbf_buffer *buf, struct rbf_event *ev)
 
 RBF_API int rbf_buffer_consume(struct rbf_buffer *buf, struct rbf_event *ev)
 {
-	int ret;
+	int ret, saved = errno;
 
 	if (!buf || !ev)
 		return -EINVAL;
 	pthread_mutex_lock(&buf->ch->rlock);
 	ret = consume_locked(buf, ev);
 	pthread_mutex_unlock(&buf->ch->rlock);
+	errno = saved;
 	return ret;
 }
 
 RBF_API int rbf_channel_consume(struct rbf_channel *ch, struct rbf_event *ev)
 {
 	struct rbf_buffer *buf, *best = NULL;
-	int ret = 0;
+	int ret = 0, saved = errno;
 
 	if (!ch || !ev)
 		return -EINVAL;
@@ -183,5 +184,6 @@ RBF_API int rbf_channel_consume(struct rbf_channel *ch, struct rbf_event *ev)
 		ret = 1;
 	}
 	pthread_mutex_unlock(&ch->rlock);
+	errno = saved;
 	return ret;
 }

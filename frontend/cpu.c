@@ -20,23 +20,22 @@
 #define RBF_HAVE_RSEQ 1
 #endif
 
-int rbf_current_cpu(void)
+/* Offset of rseq's cpu_id from the thread pointer, or -1. */
+ptrdiff_t rbf_rseq_cpu_off = -1;
+
+__attribute__((constructor)) static void rseq_probe(void)
 {
 #ifdef RBF_HAVE_RSEQ
-	if (rbf_likely(__rseq_size > 0)) {
-		const struct rseq *rs = (const struct rseq *)(
-			(char *)__builtin_thread_pointer() + __rseq_offset);
-		int32_t cpu = (int32_t)RBF_LOAD(rs->cpu_id);
-
-		if (rbf_likely(cpu >= 0))
-			return cpu;
-	}
+	if (__rseq_size >= offsetof(struct rseq, cpu_id) + sizeof(uint32_t))
+		rbf_rseq_cpu_off = __rseq_offset + offsetof(struct rseq, cpu_id);
 #endif
-	{
-		int cpu = sched_getcpu();
+}
 
-		return cpu < 0 ? 0 : cpu;
-	}
+int rbf_current_cpu_slow(void)
+{
+	int cpu = sched_getcpu();
+
+	return cpu < 0 ? 0 : cpu;
 }
 
 uint32_t rbf_possible_cpus(void)

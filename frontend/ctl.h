@@ -73,8 +73,7 @@ struct rbf_ctl_stats {
 	uint64_t subbufs_overwritten;
 	uint64_t read;              /* events, reader only */
 	uint64_t subbufs_read;      /* reader only */
-	uint64_t decided_records;   /* read + overwritten */
-	uint64_t pad[3];
+	uint64_t pad[4];
 };
 
 struct rbf_ctl {

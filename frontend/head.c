@@ -74,7 +74,9 @@ static void finalize(struct rbf_buffer *buf, uint64_t h, uint64_t l)
 	struct rbf_channel *ch = buf->ch;
 	uint32_t slot = rbf_slot_of(ch, h);
 	uint64_t *link = &rbf_ctl_links(buf->ctl)[slot];
-	/* Stable: h is complete and writers of h+N wait for this CAS. */
+	/* Frozen while the link reads (P, UPDATE, h): writers of h+N wait
+	 * for this CAS.  If someone else finalized first, our CAS fails and
+	 * the (then stale) value is discarded. */
 	uint64_t cc = rbf_read_cc(buf, slot);
 	uint64_t nl = rbf_link_make(rbf_link_phys(l), 0, h + ch->num_subbuf,
 				    rbf_cc_records(ch, cc, h));
@@ -95,7 +97,7 @@ int rbf_slot_ensure_slow(struct rbf_buffer *buf, uint64_t w, uint64_t *out)
 
 	while (budget--) {
 		uint64_t l = rbf_load_acquire(lw);
-		uint64_t h, lh, *plh;
+		uint64_t h, lh, cc, *plh;
 
 		if (rbf_link_tag_is(l, w)) {
 			*out = l;
@@ -128,21 +130,23 @@ int rbf_slot_ensure_slow(struct rbf_buffer *buf, uint64_t w, uint64_t *out)
 		}
 		/*
 		 * Push: h <= w - N is complete (the opener of h + N checked
-		 * its slot before its CAS, and h + N <= w is open).  The CAS
+		 * its slot before its CAS, and h + N <= w is open).  The
+		 * commit word is read *before* the CAS: only while the link
+		 * still reads (P, HEAD, h) is it frozen (writers of h are
+		 * done, writers of h + N wait); once we set UPDATE, a helper
+		 * may finalize and h + N may start committing.  The CAS
 		 * winner alone counts the overwritten events.
 		 */
+		cc = rbf_read_cc(buf, rbf_slot_of(ch, h));
 		if (rbf_shared_cmpxchg(plh, lh,
 				       (lh & ~RBF_LINK_HEAD) | RBF_LINK_UPDATE) ==
 		    lh) {
-			uint32_t slot = rbf_slot_of(ch, h);
-			uint64_t cc = rbf_read_cc(buf, slot);
 			uint64_t ev = (rbf_cc_records(ch, cc, h) -
 				       rbf_link_rdec(lh)) &
 				      RBF_LINK_RDEC_MASK;
 
 			rbf_shared_add(&ctl->stats.overwritten, ev);
 			rbf_shared_add(&ctl->stats.subbufs_overwritten, 1);
-			rbf_shared_add(&ctl->stats.decided_records, ev);
 			finalize(buf, h, (lh & ~RBF_LINK_HEAD) |
 						 RBF_LINK_UPDATE);
 		}

@@ -90,7 +90,10 @@ struct rbf_channel {
 
 /* Thread-local writer state. */
 #define RBF_TLS_CACHE 16
+struct urcu_bp_reader;
 struct rbf_tls {
+	struct urcu_bp_reader *urcu; /* liburcu-bp reader (rcu.h) */
+	pthread_t self;
 	uint32_t nest;               /* per-CPU/global write nesting */
 	uint32_t nr;                 /* used entries */
 	uint32_t evict;              /* round-robin victim when full */
@@ -179,8 +182,25 @@ static inline uint64_t rbf_rdtsc_ordered(void)
 }
 
 /* cpu.c */
-RBF_HIDDEN int rbf_current_cpu(void);
+RBF_HIDDEN int rbf_current_cpu_slow(void);
 RBF_HIDDEN uint32_t rbf_possible_cpus(void);
+RBF_HIDDEN extern ptrdiff_t rbf_rseq_cpu_off; /* < 0: no rseq */
+
+/*
+ * The CPU we run on: one load from glibc's rseq area (the kernel keeps
+ * cpu_id current), else sched_getcpu().
+ */
+static inline int rbf_current_cpu(void)
+{
+	if (rbf_likely(rbf_rseq_cpu_off >= 0)) {
+		int32_t cpu = (int32_t)RBF_LOAD(*(const uint32_t *)(
+			(char *)__builtin_thread_pointer() + rbf_rseq_cpu_off));
+
+		if (rbf_likely(cpu >= 0))
+			return cpu;
+	}
+	return rbf_current_cpu_slow();
+}
 
 /* buffer.c */
 RBF_HIDDEN int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu,
@@ -190,7 +210,12 @@ RBF_HIDDEN int rbf_data_store(struct rbf_buffer *buf, uint64_t off,
 			      const void *src, size_t len);
 RBF_HIDDEN int rbf_data_load(struct rbf_buffer *buf, uint64_t off, void *dst,
 			     size_t len);
-RBF_HIDDEN uint64_t rbf_phys_off(const struct rbf_channel *ch, uint32_t phys);
+
+static inline uint64_t rbf_phys_off(const struct rbf_channel *ch,
+				    uint32_t phys)
+{
+	return (uint64_t)phys << ch->subbuf_order;
+}
 
 /* head.c */
 RBF_HIDDEN int rbf_slot_ensure_slow(struct rbf_buffer *buf, uint64_t seq,
@@ -221,8 +246,22 @@ RBF_HIDDEN void rbf_count_lost(struct rbf_buffer *buf, bool local,
 RBF_HIDDEN int rbf_switch_close(struct rbf_buffer *buf);
 
 /* thread.c */
-RBF_HIDDEN struct rbf_buffer *rbf_thread_buffer(struct rbf_channel *ch,
-						int *err);
+RBF_HIDDEN struct rbf_buffer *rbf_thread_buffer_slow(struct rbf_channel *ch,
+						     int *err);
+
+/* The calling thread's buffer of per-thread channel @ch (created on the
+ * first write). */
+static inline struct rbf_buffer *rbf_thread_buffer(struct rbf_channel *ch,
+						   int *err)
+{
+	struct rbf_tls *t = &rbf_tls;
+	uint32_t i;
+
+	for (i = 0; i < t->nr; i++)
+		if (rbf_likely(t->cache[i].uid == ch->uid))
+			return t->cache[i].buf;
+	return rbf_thread_buffer_slow(ch, err);
+}
 RBF_HIDDEN int rbf_registry_add(struct rbf_channel *ch);
 RBF_HIDDEN void rbf_registry_del(struct rbf_channel *ch);
 RBF_HIDDEN int rbf_membarrier_setup(void);

@@ -117,6 +117,7 @@ RBF_API int rbf_iter_create(struct rbf_channel *ch, struct rbf_buffer *buf,
 	struct rbf_iter *it;
 	struct rbf_buffer *b;
 	size_t nr = 0, i = 0;
+	int saved = errno;
 
 	if (!ch || !out || (buf && buf->ch != ch))
 		return -EINVAL;
@@ -145,6 +146,7 @@ RBF_API int rbf_iter_create(struct rbf_channel *ch, struct rbf_buffer *buf,
 nomem:
 	pthread_mutex_unlock(&ch->rlock);
 	rbf_iter_destroy(it);
+	errno = saved;
 	return -ENOMEM;
 }
 
@@ -170,7 +172,9 @@ RBF_API int rbf_iter_next(struct rbf_iter *it, struct rbf_event *ev)
 			c->peek_valid = r;
 		}
 		if (c->peek_valid &&
-		    (!best || c->peek.ts < best->peek.ts))
+		    (!best || c->peek.ts < best->peek.ts ||
+		     (c->peek.ts == best->peek.ts &&
+		      c->buf->id < best->buf->id)))
 			best = c;
 	}
 	if (!ret && best) {

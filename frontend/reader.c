@@ -49,7 +49,7 @@ RBF_API int rbf_channel_buffers(struct rbf_channel *ch,
 	return total > 0x7fffffff ? 0x7fffffff : (int)total;
 }
 
-RBF_API int rbf_buffer_info(struct rbf_buffer *buf,
+RBF_API int rbf_buffer_get_info(struct rbf_buffer *buf,
 			    struct rbf_buffer_info *info)
 {
 	if (!buf || !info || info->size < sizeof(*info))
@@ -70,13 +70,6 @@ static const void *subbuf_bytes(struct rbf_buffer *buf, uint32_t phys,
 
 	if (buf->data)
 		return buf->data + off;
-	if (!buf->rs.bounce) {
-		buf->rs.bounce = malloc(buf->ch->subbuf_size);
-		if (!buf->rs.bounce) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-	}
 	*err = rbf_data_load(buf, off, buf->rs.bounce,
 			     RBF_ALIGN(size, (uint32_t)8));
 	return *err ? NULL : buf->rs.bounce;
@@ -114,6 +107,13 @@ int rbf_subbuf_get_locked(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 
 	if (ctl->held || buf->rs.cur_valid)
 		return -EBUSY;
+	/* Device memory is read from a copy: allocate it before taking a
+	 * sub-buffer, so that a failure cannot lose one. */
+	if (!buf->data && !buf->rs.bounce) {
+		buf->rs.bounce = malloc(ch->subbuf_size);
+		if (!buf->rs.bounce)
+			return -ENOMEM;
+	}
 	while (budget--) {
 		uint64_t s = ctl->read_seq;
 		uint64_t h = RBF_LOAD(ctl->head_seq);
@@ -163,7 +163,6 @@ int rbf_subbuf_get_locked(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 		rec = (rec - rbf_link_rdec(l)) & RBF_LINK_RDEC_MASK;
 		RBF_STORE(ctl->stats.read, ctl->stats.read + rec);
 		RBF_STORE(ctl->stats.subbufs_read, ctl->stats.subbufs_read + 1);
-		rbf_shared_add(&ctl->stats.decided_records, rec);
 		rbf_head_place(buf, s + 1);
 		rbf_head_hint_advance(buf, s + 1);
 
@@ -189,7 +188,7 @@ int rbf_subbuf_get_locked(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 			return err;
 		}
 		sb->data = buf->data ? sb->priv_bytes : NULL;
-		if (ch->be->sync)
+		if (ch->be->size >= sizeof(struct rbf_backend) && ch->be->sync)
 			ch->be->sync(ch->be_priv, &buf->mem,
 				     rbf_phys_off(ch, phys), ch->subbuf_size);
 		return 0;
@@ -213,12 +212,14 @@ int rbf_subbuf_put_locked(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 RBF_API int rbf_subbuf_get(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 {
 	int ret;
+	int saved = errno;
 
 	if (!buf || !sb)
 		return -EINVAL;
 	pthread_mutex_lock(&buf->ch->rlock);
 	ret = rbf_subbuf_get_locked(buf, sb);
 	pthread_mutex_unlock(&buf->ch->rlock);
+	errno = saved;
 	return ret;
 }
 
@@ -245,6 +246,14 @@ RBF_API int rbf_subbuf_read(const struct rbf_subbuf *sb, size_t off, void *dst,
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void sleep_us(long us)
 {
 	struct timespec ts = { 0, us * 1000 };
@@ -255,6 +264,7 @@ static void sleep_us(long us)
 int rbf_buffer_flush_locked(struct rbf_buffer *buf)
 {
 	struct rbf_ctl *ctl = buf->ctl;
+	uint64_t t0;
 	int i, ret;
 
 	if (!buf->local || RBF_LOAD(buf->dead))
@@ -271,7 +281,7 @@ int rbf_buffer_flush_locked(struct rbf_buffer *buf)
 		RBF_STORE(ctl->flush_req, 0);
 		return -EAGAIN;
 	}
-	for (i = 0; i < 1000; i++) {
+	for (i = 0, t0 = now_ns(); now_ns() - t0 < 10000000ull; i++) {
 		/* Acquire: pairs with the owner's release of wr_nest. */
 		if (rbf_load_acquire32(&ctl->wr_nest) == 0)
 			break;
@@ -292,19 +302,21 @@ int rbf_buffer_flush_locked(struct rbf_buffer *buf)
 RBF_API int rbf_buffer_flush(struct rbf_buffer *buf)
 {
 	int ret;
+	int saved = errno;
 
 	if (!buf)
 		return -EINVAL;
 	pthread_mutex_lock(&buf->ch->rlock);
 	ret = rbf_buffer_flush_locked(buf);
 	pthread_mutex_unlock(&buf->ch->rlock);
+	errno = saved;
 	return ret;
 }
 
 RBF_API int rbf_channel_flush(struct rbf_channel *ch)
 {
 	struct rbf_buffer *buf;
-	int ret = 0, r;
+	int ret = 0, r, saved = errno;
 
 	if (!ch)
 		return -EINVAL;
@@ -315,6 +327,7 @@ RBF_API int rbf_channel_flush(struct rbf_channel *ch)
 			ret = r;
 	}
 	pthread_mutex_unlock(&ch->rlock);
+	errno = saved;
 	return ret;
 }
 
@@ -347,7 +360,7 @@ static void unlink_buffer(struct rbf_channel *ch, struct rbf_buffer *victim)
 RBF_API int rbf_channel_reap(struct rbf_channel *ch)
 {
 	struct rbf_buffer *buf, *next, *dead = NULL;
-	int count = 0;
+	int count = 0, saved = errno;
 
 	if (!ch)
 		return -EINVAL;
@@ -381,5 +394,6 @@ RBF_API int rbf_channel_reap(struct rbf_channel *ch)
 		}
 	}
 	pthread_mutex_unlock(&ch->rlock);
+	errno = saved;
 	return count;
 }

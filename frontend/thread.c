@@ -27,6 +27,7 @@
 #include <urcu/urcu-bp.h>
 
 #include "internal.h"
+#include "rcu.h"
 
 __thread struct rbf_tls rbf_tls __attribute__((tls_model("initial-exec")));
 
@@ -159,11 +160,16 @@ static struct rbf_buffer *thread_buffer_slow(struct rbf_channel *ch, int *err)
 	     buf = rcu_dereference(buf->next))
 		if (buf->tid == tid && !RBF_LOAD(buf->dead))
 			return buf;
+	/* Do not allocate a buffer for a write that will be refused. */
+	if (!RBF_LOAD(ch->enabled)) {
+		*err = -EPERM;
+		return NULL;
+	}
 
 	ret = rbf_buffer_create(ch, uatomic_add_return(&ch->next_id, 1) - 1,
 				-1, tid, &buf);
 	if (ret) {
-		*err = ret;
+		*err = -ENOMEM;
 		errno = saved;
 		return NULL;
 	}
@@ -185,14 +191,8 @@ static struct rbf_buffer *thread_buffer_slow(struct rbf_channel *ch, int *err)
 	return buf;
 }
 
-struct rbf_buffer *rbf_thread_buffer(struct rbf_channel *ch, int *err)
+struct rbf_buffer *rbf_thread_buffer_slow(struct rbf_channel *ch, int *err)
 {
-	struct rbf_tls *t = &rbf_tls;
-	uint32_t i;
-
-	for (i = 0; i < t->nr; i++)
-		if (rbf_likely(t->cache[i].uid == ch->uid))
-			return t->cache[i].buf;
 	return thread_buffer_slow(ch, err);
 }
 
@@ -202,13 +202,26 @@ RBF_API int rbf_thread_prepare(struct rbf_channel *ch)
 
 	if (!ch)
 		return -EINVAL;
-	urcu_bp_register_thread();
+	rbf_rcu_reader();
 	if (ch->alloc != RBF_ALLOC_PER_THREAD)
 		return 0;
-	urcu_bp_read_lock();
+	rbf_rcu_read_lock();
 	rbf_thread_buffer(ch, &err);
-	urcu_bp_read_unlock();
+	rbf_rcu_read_unlock();
 	return err;
+}
+
+struct urcu_bp_reader *rbf_rcu_reader_slow(void)
+{
+	struct urcu_bp_reader *r = URCU_TLS(urcu_bp_reader);
+
+	if (!r) {
+		urcu_bp_register_thread();
+		r = URCU_TLS(urcu_bp_reader);
+	}
+	rbf_tls.self = *RBF_URCU_FIELD(r, pthread_t, tid);
+	rbf_tls.urcu = r;
+	return r;
 }
 
 static pthread_once_t mb_once = PTHREAD_ONCE_INIT;

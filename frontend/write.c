@@ -41,9 +41,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <urcu/urcu-bp.h>
-
 #include "internal.h"
+#include "rcu.h"
 
 /* Relaxed sum of the lost counters, for sub-buffer headers. */
 static uint64_t lost_total(struct rbf_ctl *ctl)
@@ -224,13 +223,13 @@ static inline void leave(struct rbf_buffer *buf, uint32_t flags)
 	} else {
 		rbf_tls.nest--;
 	}
-	urcu_bp_read_unlock();
+	rbf_rcu_read_unlock();
 }
 
 static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
 			  uint64_t ts, bool local);
 
-static inline int do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
+static inline __attribute__((always_inline)) int do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
 			     uint16_t id, size_t len, uint64_t ts_user)
 {
 	struct rbf_buffer *buf;
@@ -241,15 +240,23 @@ static inline int do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
 	bool local = false, ext;
 	int err;
 
-	if (rbf_unlikely(!ch || !ctx || id > RBF_EVENT_ID_MAX))
+	if (rbf_unlikely(!ch || !ctx || id > RBF_EVENT_ID_MAX)) {
+		if (ctx)
+			ctx->priv_flags = 0;
 		return -EINVAL;
+	}
+	ctx->priv_flags = 0;
 
-	urcu_bp_read_lock();
+	rbf_rcu_read_lock();
 	if (ch->alloc == RBF_ALLOC_PER_THREAD) {
 		buf = rbf_thread_buffer(ch, &err);
 		if (rbf_unlikely(!buf)) {
-			rbf_shared_add(&ch->lost_nobuf[cause_of(err)], 1);
-			urcu_bp_read_unlock();
+			/* No buffer yet, and none allocated for a lost
+			 * write: counted on the channel. */
+			rbf_shared_add(&ch->lost_nobuf[err == -EPERM ?
+						       RBF_LOST_DISABLED :
+						       RBF_LOST_NOMEM], 1);
+			rbf_rcu_read_unlock();
 			return err;
 		}
 		ctl = buf->ctl;
@@ -269,11 +276,16 @@ static inline int do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
 		cmm_barrier();
 		local = buf->local && !RBF_LOAD(ctl->flush_req);
 	} else {
-		if (ch->alloc == RBF_ALLOC_PER_CPU)
-			buf = ch->percpu[(uint32_t)rbf_current_cpu() %
-					 ch->nr_cpus];
-		else
+		if (ch->alloc == RBF_ALLOC_PER_CPU) {
+			uint32_t cpu = (uint32_t)rbf_current_cpu();
+
+			/* A CPU hot-added after creation shares a buffer. */
+			if (rbf_unlikely(cpu >= ch->nr_cpus))
+				cpu %= ch->nr_cpus;
+			buf = ch->percpu[cpu];
+		} else {
 			buf = ch->percpu[0];
+		}
 		ctl = buf->ctl;
 		nest = rbf_tls.nest;
 		if (rbf_unlikely(nest >= ch->max_nesting)) {
@@ -320,6 +332,10 @@ static inline int do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
 			begin = (oin ? o + (ch->subbuf_size - oin) : o) +
 				RBF_SB_HDR_SIZE;
 			err = can_open(buf, rbf_seq_of(ch, begin));
+			/* Judged on a stale position?  Another writer opened
+			 * that sub-buffer meanwhile: just retry. */
+			if (rbf_unlikely(err) && RBF_LOAD(ctl->offset) != o)
+				continue;
 			if (rbf_unlikely(err))
 				goto fail;
 		}
@@ -404,7 +420,7 @@ fail:
 	return err;
 fail_unlocked:
 	rbf_count_lost(buf, false, cause_of(err));
-	urcu_bp_read_unlock();
+	rbf_rcu_read_unlock();
 	return err;
 }
 
@@ -437,7 +453,7 @@ static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
 	return 0;
 }
 
-static inline int do_commit(struct rbf_wctx *ctx)
+static inline __attribute__((always_inline)) int do_commit(struct rbf_wctx *ctx)
 {
 	struct rbf_buffer *buf;
 	struct rbf_channel *ch;
@@ -530,7 +546,30 @@ RBF_API int rbf_wctx_write(struct rbf_wctx *ctx, size_t off, const void *src,
 			       n);
 }
 
-static inline int write_common(struct rbf_channel *ch, uint16_t id,
+/* memcpy without a call for the small payloads tracers write most. */
+static inline void copy_small(void *dst, const void *src, size_t len)
+{
+	if (len == 8) {
+		memcpy(dst, src, 8);
+	} else if (len <= 16 && len >= 8) {
+		memcpy(dst, src, 8);
+		memcpy((char *)dst + len - 8, (const char *)src + len - 8, 8);
+	} else if (len <= 64 && len >= 16) {
+		size_t i;
+
+		for (i = 0; i + 16 <= len; i += 16)
+			memcpy((char *)dst + i, (const char *)src + i, 16);
+		memcpy((char *)dst + len - 16, (const char *)src + len - 16,
+		       16);
+	} else {
+		memcpy(dst, src, len);
+	}
+}
+
+/* GCC cannot see that a successful do_reserve() filled the context. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+static inline __attribute__((always_inline)) int write_common(struct rbf_channel *ch, uint16_t id,
 			       const void *src, size_t len, uint64_t ts)
 {
 	struct rbf_wctx ctx;
@@ -541,10 +580,17 @@ static inline int write_common(struct rbf_channel *ch, uint16_t id,
 	ret = do_reserve(ch, &ctx, id, len, ts);
 	if (rbf_unlikely(ret))
 		return ret;
-	if (rbf_likely(ctx.data != NULL))
-		memcpy(ctx.data, src, len);
-	else
-		store_unaligned(ctx.priv_buf, ctx.priv_data_off, src, len);
+	if (rbf_likely(ctx.data != NULL)) {
+		copy_small(ctx.data, src, len);
+	} else if (rbf_unlikely(store_unaligned(ctx.priv_buf,
+						ctx.priv_data_off, src,
+						len))) {
+		/* The device refused the payload.  The space must still be
+		 * committed (or the sub-buffer would never complete); the
+		 * event is delivered with whatever the device holds. */
+		do_commit(&ctx);
+		return -EIO;
+	}
 	return do_commit(&ctx);
 }
 
@@ -561,6 +607,7 @@ RBF_API int rbf_write_ts(struct rbf_channel *ch, uint16_t id, const void *src,
 		return -EINVAL;
 	return write_common(ch, id, src, len, ts);
 }
+#pragma GCC diagnostic pop
 
 /*
  * Reader-side switch: move the write position to the end of the current

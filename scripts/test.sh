@@ -56,10 +56,10 @@ count_suite()
 		failed=$((failed + 1))
 		return
 	fi
-	p=$(sed -n 's/^# PASS: *//p' "$log" | head -n 1)
-	f=$(sed -n 's/^# FAIL: *//p' "$log" | head -n 1)
-	e=$(sed -n 's/^# ERROR: *//p' "$log" | head -n 1)
-	x=$(sed -n 's/^# XPASS: *//p' "$log" | head -n 1)
+	p=$(awk '/^# PASS: / { print $3; exit }' "$log")
+	f=$(awk '/^# FAIL: / { print $3; exit }' "$log")
+	e=$(awk '/^# ERROR: / { print $3; exit }' "$log")
+	x=$(awk '/^# XPASS: / { print $3; exit }' "$log")
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0}))
 	printf '%s: %s passed, %s failed, %s errors\n' "$log" \

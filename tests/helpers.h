@@ -208,12 +208,6 @@ static inline double th_env_double(const char *name, double def)
 	return v;
 }
 
-/* Scale factor for loop counts: RBF_TEST_SCALE (default 1). */
-static inline double th_scale(void)
-{
-	return th_env_double("RBF_TEST_SCALE", 1.0);
-}
-
 static inline uint64_t th_now_ns(void)
 {
 	struct timespec ts;
@@ -255,12 +249,13 @@ static inline int th_possible_cpus(void)
 	/* "0-3" or "0,2-5": the highest number + 1. */
 	for (p = line; *p;) {
 		char *end;
-		long v = strtol(p, &end, 10);
+		long v;
 
-		if (end == p) {
-			p++;
+		if (*p < '0' || *p > '9') {
+			p++; /* '-', ',' or the newline */
 			continue;
 		}
+		v = strtol(p, &end, 10);
 		if (v > max)
 			max = (int)v;
 		p = end;
@@ -738,6 +733,10 @@ struct st_cfg {
 					 * (rand & slow_mask) == 0; 0 = never */
 	unsigned int migrate_mask;	/* change CPU while holding when
 					 * (rand & migrate_mask) == 0; 0 = never */
+	int no_storm;			/* no signals: level 0 writes only */
+	int no_flush;			/* readers never flush while writing */
+	int no_read;			/* nothing read until the writers end */
+	int no_backoff;			/* failed writers only sched_yield() */
 };
 
 struct st_stream {
@@ -864,6 +863,14 @@ st_error(struct st_run *run, const char *fmt, ...)
 	va_list ap;
 
 	pthread_mutex_lock(&run->lock);
+	if (run->res->errors < 10) {
+		/* The first few go to stderr as they happen. */
+		va_start(ap, fmt);
+		fputs("storm error: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
 	if (!run->res->errors++) {
 		va_start(ap, fmt);
 		vsnprintf(run->res->err, sizeof(run->res->err), fmt, ap);
@@ -1015,6 +1022,7 @@ static inline void st_block_signals(int how)
 static inline void *st_writer_main(void *arg)
 {
 	struct st_writer *w = (struct st_writer *)arg;
+	unsigned int fails = 0;
 	int ret;
 
 	w->home_valid = !sched_getaffinity(0, sizeof(w->home), &w->home);
@@ -1030,8 +1038,16 @@ static inline void *st_writer_main(void *arg)
 		uint64_t before = w->streams[0].next;
 
 		st_write_one(w, 0);
-		if (w->streams[0].next == before)
-			sched_yield(); /* failed: let the reader run */
+		if (w->streams[0].next != before) {
+			fails = 0;
+			continue;
+		}
+		/* Failed (full, busy): let the reader and the stalled
+		 * writer run; sched_yield alone hardly does under CFS. */
+		if (++fails % 8 || w->run->cfg.no_backoff)
+			sched_yield();
+		else
+			th_sleep_us(50);
 	}
 	st_block_signals(SIG_BLOCK);
 	atomic_store(&w->ready, 0);
@@ -1045,6 +1061,10 @@ static inline void *st_storm_main(void *arg)
 	unsigned int i;
 
 	while (!atomic_load(&run->stop_storm)) {
+		if (run->cfg.no_storm) {
+			th_sleep_us(1000);
+			continue;
+		}
 		for (i = 0; i < run->cfg.nr_writers; i++) {
 			if (!atomic_load(&run->w[i].ready))
 				continue;
@@ -1230,11 +1250,12 @@ static inline void *st_reader_main(void *arg)
 	uint64_t last_flush = th_now_ns();
 
 	while (!atomic_load(&run->stop_readers)) {
-		uint64_t got = st_read_pass(rd, 0, 256);
+		uint64_t got = run->cfg.no_read ? 0 : st_read_pass(rd, 0, 256);
 		uint64_t now = th_now_ns();
 
 		/* Exercise flush concurrently with the writers. */
-		if (rd->idx == 0 && now - last_flush > 20000000ull) {
+		if (rd->idx == 0 && !run->cfg.no_flush &&
+		    now - last_flush > 20000000ull) {
 			int ret = rbf_channel_flush(run->ch);
 
 			if (ret && ret != -EAGAIN)
@@ -1358,6 +1379,25 @@ static inline void st_account(struct st_run *run)
 	if (cfg->mode == RBF_MODE_DISCARD && st->overwritten)
 		st_error(run, "%s: %" PRIu64 " overwritten in discard mode",
 			 cfg->name, st->overwritten);
+
+	/*
+	 * Every sub-buffer sequence up to the last one of each buffer (which
+	 * is read, being the newest) was decided exactly once: read or
+	 * overwritten.
+	 */
+	{
+		uint64_t seqs = 0;
+
+		for (wi = 0; wi < run->nr_bufs; wi++)
+			if (run->bufs[wi]->have_subbuf)
+				seqs += run->bufs[wi]->last_subbuf_seq + 1;
+		if (st->subbufs_read + st->subbufs_overwritten != seqs)
+			st_error(run, "%s: subbufs_read %" PRIu64 " + "
+				 "subbufs_overwritten %" PRIu64 " != %" PRIu64
+				 " sub-buffers closed", cfg->name,
+				 st->subbufs_read, st->subbufs_overwritten,
+				 seqs);
+	}
 }
 
 /*

@@ -142,7 +142,7 @@ Test(attr, defaults_create)
 	cr_assert_eq(rbf_channel_create(&attr, &ch), 0);
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_eq(info.subbuf_size, 65536u);
 	cr_assert_eq(info.num_subbuf, 4u);
 	cr_assert_eq(info.mode, RBF_MODE_DISCARD);
@@ -310,19 +310,19 @@ Test(attr, max_nesting)
 	cr_assert_eq(rbf_channel_create(&attr, &ch), 0);
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_eq(info.max_nesting, RBF_NESTING_MAX);
 	rbf_channel_destroy(ch);
 
 	attr.max_nesting = 1;
 	cr_assert_eq(rbf_channel_create(&attr, &ch), 0);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_eq(info.max_nesting, 1u);
 	rbf_channel_destroy(ch);
 
 	attr.max_nesting = 0;
 	cr_assert_eq(rbf_channel_create(&attr, &ch), 0);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_eq(info.max_nesting, RBF_NESTING_DEFAULT);
 	rbf_channel_destroy(ch);
 }
@@ -452,7 +452,7 @@ Test(attr, backend_geometry)
 	}
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_str_eq(info.backend_name, "counting");
 	cr_assert_eq(rbf_write(ch, 1, "abcdefgh", 8), 0);
 	rbf_channel_destroy(ch);
@@ -500,7 +500,7 @@ Test(attr, clock_tsc)
 		     "RBF_CLOCK_TSC refused: %d", ret);
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_eq(info.clock, RBF_CLOCK_TSC);
 	cr_assert(info.clock_freq >= 100000000ull &&
 		  info.clock_freq <= 10000000000ull,
@@ -530,7 +530,7 @@ Test(attr, clocks)
 			4096, 4);
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_eq(info.clock, RBF_CLOCK_NONE);
 	cr_assert_eq(info.clock_freq, 0u);
 	cr_assert_eq(rbf_channel_read_clock(ch), 0u);
@@ -576,7 +576,7 @@ Test(attr, info)
 		cr_assert_eq(rbf_channel_create(&attr, &ch), 0);
 		memset(&info, 0xa5, sizeof(info));
 		info.size = sizeof(info);
-		cr_assert_eq(rbf_channel_info(ch, &info), 0);
+		cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 		cr_assert_eq(info.subbuf_size, 1024u);
 		cr_assert_eq(info.num_subbuf, 8u);
 		cr_assert_eq(info.mode, RBF_MODE_OVERWRITE);
@@ -594,7 +594,7 @@ Test(attr, info)
 			cr_assert_eq(info.nr_cpus, 0u);
 			cr_assert_eq(info.nr_buffers, 0u);
 			cr_assert_eq(rbf_thread_prepare(ch), 0);
-			cr_assert_eq(rbf_channel_info(ch, &info), 0);
+			cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 			cr_assert_eq(info.nr_buffers, 1u);
 			break;
 		case RBF_ALLOC_GLOBAL:
@@ -604,8 +604,8 @@ Test(attr, info)
 		}
 		nb = info.nr_buffers;
 		cr_assert_eq(rbf_channel_buffers(ch, NULL, 0), (int)nb);
-		cr_assert_eq(rbf_channel_info(ch, NULL), -EINVAL);
-		cr_assert_eq(rbf_channel_info(NULL, &info), -EINVAL);
+		cr_assert_eq(rbf_channel_get_info(ch, NULL), -EINVAL);
+		cr_assert_eq(rbf_channel_get_info(NULL, &info), -EINVAL);
 		rbf_channel_destroy(ch);
 	}
 }

@@ -158,7 +158,7 @@ static void roundtrip(const struct rbf_backend *backend, const void *config,
 	cr_assert_eq(ret, 0, "rbf_channel_create: %d", ret);
 	memset(&info, 0, sizeof(info));
 	info.size = sizeof(info);
-	cr_assert_eq(rbf_channel_info(ch, &info), 0);
+	cr_assert_eq(rbf_channel_get_info(ch, &info), 0);
 	cr_assert_str_eq(info.backend_name, backend->name);
 
 	if (alloc == RBF_ALLOC_PER_THREAD) {
@@ -668,7 +668,7 @@ Test(page, direct_without_numa)
 	be->channel_fini(priv);
 }
 
-/* Through the public API: rbf_buffer_info() reports each CPU's node. */
+/* Through the public API: rbf_buffer_get_info() reports each CPU's node. */
 Test(page, channel_buffer_nodes)
 {
 	struct rbf_channel_attr attr;
@@ -689,7 +689,7 @@ Test(page, channel_buffer_nodes)
 	for (i = 0; i < n; i++) {
 		memset(&info, 0, sizeof(info));
 		info.size = sizeof(info);
-		cr_assert_eq(rbf_buffer_info(bufs[i], &info), 0);
+		cr_assert_eq(rbf_buffer_get_info(bufs[i], &info), 0);
 		cr_assert_geq(info.cpu, 0);
 		if (numa_available() < 0) {
 			cr_assert_eq(info.numa_node, -1);

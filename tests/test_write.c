@@ -266,6 +266,7 @@ Test(write, discard_full_exact)
 {
 	struct rbf_channel *ch = none_global(RBF_MODE_DISCARD, 4096, 4);
 	const uint32_t per = (4096 - TH_HDR_SIZE) / th_ext_slot(100);
+	const uint32_t tail = 4096 - TH_HDR_SIZE - per * th_ext_slot(100);
 	struct rbf_buffer *buf = th_global_buffer(ch);
 	struct th_recs r = { 0 };
 	struct rbf_subbuf sb;
@@ -275,6 +276,7 @@ Test(write, discard_full_exact)
 	int ret = 0, k;
 
 	cr_assert_eq(per, 33u);
+	cr_assert_eq(tail, 72u);
 	for (i = 0; i < 1000; i++) {
 		th_fill_pattern(p, sizeof(p), seq);
 		ret = rbf_write_ts(ch, 1, p, sizeof(p), seq);
@@ -287,14 +289,21 @@ Test(write, discard_full_exact)
 		     seq, 4 * per);
 	for (k = 0; k < 10; k++)
 		cr_assert_eq(rbf_write_ts(ch, 1, p, sizeof(p), seq), -ENOBUFS);
-	/* A smaller event does not fit either (the sub-buffer is full). */
-	cr_assert_eq(rbf_write_ts(ch, 1, p, 8, seq), -ENOBUFS);
+	/* The last sub-buffer's 72-byte tail takes three 24-byte records. */
+	for (k = 0; k < 3; k++) {
+		th_fill_pattern(p, 8, seq);
+		cr_assert_eq(rbf_write_ts(ch, 2, p, 8, seq), 0,
+			     "small event %d does not fit the tail", k);
+		seq++;
+	}
+	cr_assert_eq(rbf_write_ts(ch, 2, p, 8, seq), -ENOBUFS);
+	cr_assert_eq(rbf_write_ts(ch, 2, p, 0, seq), -ENOBUFS);
 	st = th_stats(ch);
-	cr_assert_eq(st.committed, 4u * per);
-	cr_assert_eq(st.lost[RBF_LOST_FULL], 12u);
-	cr_assert_eq(st.lost_total, 12u);
-	cr_assert_eq(st.written, 4u * per + 12u);
-	cr_assert_eq(st.buffered, 4u * per);
+	cr_assert_eq(st.committed, 4u * per + 3);
+	cr_assert_eq(st.lost[RBF_LOST_FULL], 13u);
+	cr_assert_eq(st.lost_total, 13u);
+	cr_assert_eq(st.written, 4u * per + 3 + 13);
+	cr_assert_eq(st.buffered, 4u * per + 3);
 	cr_assert_eq(st.read, 0u);
 	cr_assert_eq(st.overwritten, 0u);
 	th_assert_identity(&st, "full");
@@ -316,20 +325,24 @@ Test(write, discard_full_exact)
 		     "sub-buffer, expected %u", i, per);
 	st = th_stats(ch);
 	cr_assert_eq(st.read, per);
-	cr_assert_eq(st.lost[RBF_LOST_FULL], 13u);
-	cr_assert_eq(st.committed, 5u * per);
+	cr_assert_eq(st.lost[RBF_LOST_FULL], 14u);
+	cr_assert_eq(st.committed, 5u * per + 3);
 	th_assert_identity(&st, "refilled");
 
 	/* Everything left reads back in order. */
-	cr_assert_eq(flush_drain(ch, &r), 4u * per);
+	cr_assert_eq(flush_drain(ch, &r), 4u * per + 3);
 	for (i = 0; i < r.n; i++) {
-		cr_assert_eq(r.v[i].ts, per + i);
-		cr_assert_eq(r.v[i].len, 100u);
-		cr_assert_eq(th_check_pattern(r.v[i].data, 100, per + i), -1);
-		cr_assert_eq(r.v[i].subbuf_seq, 1 + i / per);
+		uint64_t s = per + i;
+		uint32_t len = s >= 4 * per && s < 4 * per + 3 ? 8 : 100;
+
+		cr_assert_eq(r.v[i].ts, s);
+		cr_assert_eq(r.v[i].len, len);
+		cr_assert_eq(th_check_pattern(r.v[i].data, len, s), -1);
+		cr_assert_eq(r.v[i].subbuf_seq, s < 4 * per ? s / per :
+			     s < 4 * per + 3 ? 3u : 4u);
 	}
 	st = th_stats(ch);
-	cr_assert_eq(st.read, 5u * per);
+	cr_assert_eq(st.read, 5u * per + 3);
 	cr_assert_eq(st.buffered, 0u);
 	th_assert_identity(&st, "drained");
 	th_recs_free(&r);
@@ -601,13 +614,24 @@ Test(write, stamps_none)
 	stamps_roundtrip(RBF_CLOCK_NONE);
 }
 
-Test(write, stamps_given_on_monotonic)
+/* Caller stamps are for RBF_CLOCK_NONE channels only (not counted). */
+Test(write, stamps_refused_with_clock)
 {
-	stamps_roundtrip(RBF_CLOCK_MONOTONIC);
+	struct rbf_channel *ch = th_channel(RBF_MODE_DISCARD, RBF_ALLOC_GLOBAL,
+					    RBF_CLOCK_MONOTONIC, NULL, 4096, 4);
+	struct rbf_wctx ctx;
+	struct rbf_stats st;
+
+	cr_assert_eq(rbf_write_ts(ch, 1, "abcd", 4, 5), -EINVAL);
+	cr_assert_eq(rbf_reserve_ts(ch, &ctx, 1, 4, 5), -EINVAL);
+	st = th_stats(ch);
+	cr_assert_eq(st.written, 0u);
+	cr_assert_eq(rbf_write(ch, 1, "abcd", 4), 0);
+	rbf_channel_destroy(ch);
 }
 
 /* Decode a held sub-buffer ourselves and compare with the library. */
-static int parse_held(const struct rbf_subbuf *sb, struct th_raw_rec *out,
+static int parse_held(struct rbf_subbuf *sb, struct th_raw_rec *out,
 		      int cap, struct rbf_subbuf_header *hdr)
 {
 	uint8_t *img = th_subbuf_image(sb);

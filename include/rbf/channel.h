@@ -187,10 +187,10 @@ struct rbf_channel_info {
 };
 
 /**
- * rbf_channel_info() - describe @ch.  Thread-safe.
+ * rbf_channel_get_info() - describe @ch.  Thread-safe.
  * Return: 0 or -EINVAL.
  */
-RBF_API int rbf_channel_info(struct rbf_channel *ch,
+RBF_API int rbf_channel_get_info(struct rbf_channel *ch,
 			     struct rbf_channel_info *info);
 
 /**

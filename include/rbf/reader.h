@@ -74,8 +74,8 @@ struct rbf_buffer_info {
 	int numa_node;
 };
 
-/** rbf_buffer_info() - describe @buf.  Return: 0 or -EINVAL. */
-RBF_API int rbf_buffer_info(struct rbf_buffer *buf, struct rbf_buffer_info *info);
+/** rbf_buffer_get_info() - describe @buf.  Return: 0 or -EINVAL. */
+RBF_API int rbf_buffer_get_info(struct rbf_buffer *buf, struct rbf_buffer_info *info);
 
 /** rbf_buffer_stats() - statistics of one buffer.  Return: 0 or -EINVAL. */
 RBF_API int rbf_buffer_stats(struct rbf_buffer *buf, struct rbf_stats *st);

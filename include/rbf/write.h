@@ -54,8 +54,9 @@ struct rbf_wctx {
  * @id:  client event id, 0 .. RBF_EVENT_ID_MAX.
  * @len: payload length.
  *
- * The timestamp is read from the channel's clock (for RBF_CLOCK_NONE it is
- * 0; use rbf_reserve_ts()).  Every successful reserve must be followed by
+ * The timestamp is read from the channel's clock, inside the reservation
+ * loop, so that stamps never decrease in buffer order (for RBF_CLOCK_NONE it
+ * is 0; use rbf_reserve_ts()).  Every successful reserve must be followed by
  * exactly one rbf_commit() on the same thread (a signal handler may reserve
  * and commit in between); until then the sub-buffer cannot be read.
  *
@@ -72,9 +73,11 @@ RBF_API int rbf_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
 			uint16_t id, size_t len);
 
 /**
- * rbf_reserve_ts() - rbf_reserve() with a caller-supplied timestamp @ts
- * (meant for RBF_CLOCK_NONE channels; on other channels @ts is used as
- * given, and the caller then owns the ordering of stamps).
+ * rbf_reserve_ts() - rbf_reserve() with a caller-supplied timestamp @ts, for
+ * RBF_CLOCK_NONE channels.  The stamp is stored exactly (extended record
+ * header); its ordering is the caller's business.
+ *
+ * Return: as rbf_reserve(), and -EINVAL on a channel with a clock.
  */
 RBF_API int rbf_reserve_ts(struct rbf_channel *ch, struct rbf_wctx *ctx,
 			   uint16_t id, size_t len, uint64_t ts);
@@ -104,7 +107,8 @@ RBF_API int rbf_write(struct rbf_channel *ch, uint16_t id, const void *src,
 		      size_t len);
 
 /**
- * rbf_write_ts() - rbf_write() with a caller-supplied timestamp.
+ * rbf_write_ts() - rbf_write() with a caller-supplied timestamp, for
+ * RBF_CLOCK_NONE channels (-EINVAL on a channel with a clock).
  */
 RBF_API int rbf_write_ts(struct rbf_channel *ch, uint16_t id, const void *src,
 			 size_t len, uint64_t ts);
