@@ -758,6 +758,9 @@ struct st_writer {
 	uint64_t migrations;
 	cpu_set_t home;
 	int home_valid;
+	atomic_ulong l0_ops;		/* level-0 writes finished */
+	unsigned long storm_seen;	/* storm thread: l0_ops at last kill */
+	uint64_t storm_at_us;		/* storm thread: time of last kill */
 };
 
 struct st_seqs {
@@ -1038,6 +1041,7 @@ static inline void *st_writer_main(void *arg)
 		uint64_t before = w->streams[0].next;
 
 		st_write_one(w, 0);
+		atomic_fetch_add(&w->l0_ops, 1);
 		if (w->streams[0].next != before) {
 			fails = 0;
 			continue;
@@ -1066,9 +1070,25 @@ static inline void *st_storm_main(void *arg)
 			continue;
 		}
 		for (i = 0; i < run->cfg.nr_writers; i++) {
-			if (!atomic_load(&run->w[i].ready))
+			struct st_writer *w = &run->w[i];
+			unsigned long ops = atomic_load(&w->l0_ops);
+			uint64_t now = th_now_ns() / 1000;
+
+			if (!atomic_load(&w->ready))
 				continue;
-			if (!pthread_kill(run->w[i].thread, SIGUSR1))
+			/*
+			 * Pace the storm: a signal that arrives while the
+			 * previous handler chain runs is delivered again at
+			 * sigreturn, so an unpaced storm can keep a writer in
+			 * handlers forever, its level-0 reservation never
+			 * committed.  Re-signal once the writer made progress
+			 * at level 0, or after 2 ms.
+			 */
+			if (ops == w->storm_seen && now - w->storm_at_us < 2000)
+				continue;
+			w->storm_seen = ops;
+			w->storm_at_us = now;
+			if (!pthread_kill(w->thread, SIGUSR1))
 				atomic_fetch_add(&run->signals, 1);
 		}
 		if (run->cfg.storm_pause_us)
@@ -1410,7 +1430,7 @@ static inline void st_run(const struct st_cfg *cfg, struct st_result *res)
 	struct rbf_channel_attr attr;
 	struct sigaction sa;
 	unsigned int i, l, r;
-	uint64_t deadline;
+	uint64_t deadline, hard_deadline;
 	int ret;
 
 	cr_assert_not_null(run);
@@ -1453,8 +1473,31 @@ static inline void st_run(const struct st_cfg *cfg, struct st_result *res)
 	cr_assert_eq(pthread_create(&run->storm, NULL, st_storm_main, run), 0);
 
 	deadline = th_now_ns() + (uint64_t)(cfg->seconds * 1e9);
-	while (th_now_ns() < deadline)
+	/*
+	 * Overwrite runs must wrap the ring many times to prove anything.
+	 * On an overloaded machine (sanitizers, parallel tests) a writer
+	 * preempted between reserve and commit legitimately blocks a ring
+	 * for a while (-EBUSY); keep running until enough sub-buffers were
+	 * decided, up to 20 times the budget.
+	 */
+	hard_deadline = deadline + (uint64_t)(cfg->seconds * 19e9);
+	for (;;) {
+		uint64_t now = th_now_ns();
+		struct rbf_stats rs;
+
+		if (now >= hard_deadline)
+			break;
+		if (now >= deadline) {
+			if (cfg->mode != RBF_MODE_OVERWRITE)
+				break;
+			rs.size = sizeof(rs);
+			if (rbf_channel_stats(run->ch, &rs) == 0 &&
+			    rs.subbufs_read + rs.subbufs_overwritten >=
+				    4ull * cfg->num_subbuf)
+				break;
+		}
 		th_sleep_us(10000);
+	}
 
 	/* Stop the signals before the writers: never signal a dead thread. */
 	atomic_store(&run->stop_storm, 1);
