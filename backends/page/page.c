@@ -22,22 +22,40 @@
  * rbf_backend_mem.numa_node is the node the first page actually landed on
  * (get_mempolicy(MPOL_F_NODE | MPOL_F_ADDR)).
  *
- * Placement is best effort.  Where the kernel has no NUMA policy support
- * (get_mempolicy(2) fails: no CONFIG_NUMA, or a seccomp filter), or mbind
- * fails, the buffer is simply not bound and its node is reported as -1
- * (NUMA unavailable) or as observed.
+ * Topology (libnuma).  channel_init runs in normal thread context and asks
+ * libnuma for the topology: numa_available() (below 0: no NUMA, every node
+ * reported as -1), numa_max_node() and numa_nodes_ptr for the nodes that
+ * exist, numa_node_size64() for those with memory, numa_num_possible_cpus()
+ * for the size of the CPU-to-node table, and numa_node_to_cpus() for each
+ * existing node to fill it (the lookup numa_node_of_cpu() does, once per
+ * node rather than once per CPU and node).  The result is kept read-only
+ * in the channel's private state.
+ *
+ * libnuma reports some failures by printing to stderr through its weak
+ * numa_warn()/numa_error(), which rbf must never do.  This file does not
+ * override those symbols (they belong to the application); instead it only
+ * makes calls that cannot fail that way: nothing is called but
+ * numa_available() when it reports no NUMA; numa_node_to_cpus() and
+ * numa_node_size64() are only given nodes that exist (in numa_nodes_ptr,
+ * up to numa_max_node()), with a CPU mask from numa_allocate_cpumask() (the
+ * size libnuma's cache expects); and no call that issues a memory-policy
+ * system call (numa_get_mems_allowed(), numa_tonode_memory(), ...) is
+ * made, since those print when the system call fails.  What remains is
+ * outside our control: libnuma's own constructor, a sysfs that does not
+ * parse, and numa_bitmask_alloc(), which prints and exits when malloc
+ * fails.  libnuma's CPU-mask cache is not thread-safe, so the probe is
+ * serialized by a mutex.
  *
  * Signal safety.  For per-thread channels buffer_alloc runs on the writing
  * thread's first write, possibly inside a signal handler.  It therefore uses
  * only system calls (mmap, madvise, mbind, get_mempolicy, getcpu, munmap), no
- * malloc and no stdio, and it preserves errno.  Everything that needs
- * sysfs or the heap (the CPU-to-node table, the set of nodes with memory, the
- * huge page size) is computed once in channel_init.
- *
- * The library does not link with libnuma: libnuma reports some failures by
- * printing to stderr (numa_warn()/numa_error()), which rbf must never do,
- * and its CPU-to-node lookup allocates.  The few system calls needed are
- * issued directly.
+ * malloc, no stdio and no libnuma, and it preserves errno.  mbind(2) and
+ * get_mempolicy(2) are issued directly with syscall(2) rather than through
+ * libnuma's numa_tonode_memory() and friends: those allocate a node mask
+ * with malloc and call numa_error() (perror) when the system call fails.
+ * Everything that needs libnuma, sysfs or the heap (the CPU-to-node table,
+ * the set of nodes with memory, the huge page size) is computed once in
+ * channel_init.
  */
 #ifdef HAVE_CONFIG_H
 #include <config.h>
@@ -50,6 +68,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +77,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/mempolicy.h>
+#include <numa.h>
 
 #include <rbf/backend.h>
 #include <rbf/page.h>
@@ -71,10 +91,9 @@
 #define PAGE_ULONG_BITS (CHAR_BIT * sizeof(unsigned long))
 /* Upper bound on the CPUs we map to nodes; larger CPU numbers map to -1. */
 #define PAGE_MAX_CPUS 65536
-/* Largest sysfs list file we read (a CPU list of 64k CPUs fits easily). */
-#define PAGE_SYSFS_BUF 65536
+/* Enough for /proc/meminfo (about 1.5 KiB). */
+#define PAGE_MEMINFO_BUF 16384
 #define PAGE_DEFAULT_HUGE_SIZE (2UL << 20)
-#define PAGE_SYSFS_NODE "/sys/devices/system/node/"
 
 /* What a known configuration holds: every field up to numa_node. */
 #define PAGE_CONFIG_MIN_SIZE \
@@ -84,12 +103,12 @@
 /**
  * struct page_priv - per-channel state of the page backend.
  * @cfg:       the configuration, defaults filled in.
- * @numa:      1 when the kernel supports memory policies.
+ * @numa:      1 when NUMA is available (numa_available() >= 0).
  * @page_size: base page size.
  * @huge_size: default hugetlb page size (used with RBF_PAGE_F_HUGETLB, and
  *             as the THP alignment).
  * @mem_nodes: bitmap of nodes that have memory.
- * @nr_cpus:   entries in @cpu_node.
+ * @nr_cpus:   entries in @cpu_node (0 without NUMA).
  * @cpu_node:  node of each possible CPU, -1 when unknown.
  *
  * Written only by channel_init; read-only afterwards, so buffer_alloc may
@@ -105,6 +124,9 @@ struct page_priv {
 	int cpu_node[];
 };
 
+/* Serializes our libnuma calls: its node-to-CPU cache takes no lock. */
+static pthread_mutex_t page_numa_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void rbf_page_config_init(struct rbf_page_config *cfg)
 {
 	if (!cfg)
@@ -115,6 +137,7 @@ void rbf_page_config_init(struct rbf_page_config *cfg)
 	cfg->numa_node = -1;
 }
 
+/* mbind(2) and get_mempolicy(2), raw: async-signal-safe, never print. */
 static long page_mbind(void *addr, size_t len, int mode,
 		       const unsigned long *mask, unsigned long maxnode)
 {
@@ -136,8 +159,14 @@ static int page_node_has_memory(const struct page_priv *priv, long node)
 		  (1UL << (node % PAGE_ULONG_BITS)));
 }
 
+static void page_set_node_memory(struct page_priv *priv, int node)
+{
+	priv->mem_nodes[node / PAGE_ULONG_BITS] |= 1UL
+						   << (node % PAGE_ULONG_BITS);
+}
+
 /*
- * Read a small text file (a sysfs list) into @buf, NUL-terminated.
+ * Read a small text file into @buf, NUL-terminated.
  * Return: 0 or -1.
  */
 static int page_read_file(const char *path, char *buf, size_t size)
@@ -163,127 +192,88 @@ static int page_read_file(const char *path, char *buf, size_t size)
 }
 
 /*
- * Parse the next range of a kernel list ("0-3,8,10-11\n").
- * Return: 1 with [*lo, *hi] filled, 0 at the end, -1 on malformed input.
+ * Read the default huge page size from /proc/meminfo (libnuma has no
+ * interface for it); 0 if unknown.
  */
-static int page_list_next(const char **s, unsigned long *lo, unsigned long *hi)
-{
-	const char *p = *s;
-	char *end;
-
-	while (*p == ',' || *p == ' ' || *p == '\n')
-		p++;
-	if (!*p)
-		return 0;
-	if (*p < '0' || *p > '9')
-		return -1;
-	*lo = strtoul(p, &end, 10);
-	*hi = *lo;
-	if (*end == '-') {
-		p = end + 1;
-		if (*p < '0' || *p > '9')
-			return -1;
-		*hi = strtoul(p, &end, 10);
-	}
-	if (*hi < *lo)
-		return -1;
-	*s = end;
-	return 1;
-}
-
-/* Highest number in a list file, or -1. */
-static long page_list_max(const char *path, char *buf, size_t size)
-{
-	unsigned long lo, hi;
-	const char *p = buf;
-	long max = -1;
-
-	if (page_read_file(path, buf, size))
-		return -1;
-	while (page_list_next(&p, &lo, &hi) == 1)
-		if (hi <= LONG_MAX && (long)hi > max)
-			max = (long)hi;
-	return max;
-}
-
-/* Set the bits of a list file in a node bitmap.  Return: 0 or -1. */
-static int page_list_to_nodes(const char *path, char *buf, size_t size,
-			      unsigned long *nodes)
-{
-	unsigned long lo, hi, n;
-	const char *p = buf;
-	int any = 0;
-
-	if (page_read_file(path, buf, size))
-		return -1;
-	while (page_list_next(&p, &lo, &hi) == 1) {
-		for (n = lo; n <= hi && n < PAGE_MAX_NODES; n++) {
-			nodes[n / PAGE_ULONG_BITS] |= 1UL
-						      << (n % PAGE_ULONG_BITS);
-			any = 1;
-		}
-	}
-	return any ? 0 : -1;
-}
-
-/* Read the default huge page size from /proc/meminfo; 0 if unknown. */
-static size_t page_huge_size(char *buf, size_t size)
+static size_t page_huge_size(void)
 {
 	const char *p;
 	unsigned long kb;
+	size_t ret = 0;
+	char *buf;
 
-	if (page_read_file("/proc/meminfo", buf, size))
+	buf = malloc(PAGE_MEMINFO_BUF);
+	if (!buf)
 		return 0;
+	if (page_read_file("/proc/meminfo", buf, PAGE_MEMINFO_BUF))
+		goto out;
 	p = strstr(buf, "Hugepagesize:");
 	if (!p)
-		return 0;
+		goto out;
 	if (sscanf(p, "Hugepagesize: %lu kB", &kb) != 1 || !kb ||
 	    kb > SIZE_MAX / 1024)
-		return 0;
-	return (size_t)kb * 1024;
+		goto out;
+	ret = (size_t)kb * 1024;
+out:
+	free(buf);
+	return ret;
+}
+
+/* Size of the CPU-to-node table: every CPU number the kernel can report. */
+static int page_table_cpus(void)
+{
+	int n = numa_num_possible_cpus();
+
+	if (n <= 0)
+		n = numa_num_configured_cpus();
+	if (n <= 0)
+		n = 1;
+	return n > PAGE_MAX_CPUS ? PAGE_MAX_CPUS : n;
 }
 
 /*
- * Fill the CPU-to-node table and the set of nodes with memory from sysfs.
- * A system without /sys/devices/system/node is treated as one node, 0.
+ * Fill the CPU-to-node table and the set of nodes with memory from libnuma.
+ * Only nodes that exist are passed to libnuma (see the top of the file).
+ * Called with page_numa_lock held, once numa_available() said yes.
  */
-static void page_probe_topology(struct page_priv *priv, char *buf, size_t size)
+static void page_probe_topology(struct page_priv *priv)
 {
-	unsigned long lo, hi, cpu;
-	char path[64];
-	const char *p;
-	long node, max_node;
-	int i;
+	struct bitmask *cpus;
+	int node, max_node, cpu;
 
-	for (i = 0; i < priv->nr_cpus; i++)
-		priv->cpu_node[i] = -1;
-	if (page_list_to_nodes(PAGE_SYSFS_NODE "has_memory", buf, size,
-			       priv->mem_nodes) &&
-	    page_list_to_nodes(PAGE_SYSFS_NODE "online", buf, size,
-			       priv->mem_nodes)) {
-		/* No sysfs node information: one node, every CPU on it. */
-		priv->mem_nodes[0] |= 1UL;
-		for (i = 0; i < priv->nr_cpus; i++)
-			priv->cpu_node[i] = 0;
-		return;
-	}
-
-	max_node = page_list_max(PAGE_SYSFS_NODE "possible", buf, size);
-	if (max_node < 0)
-		max_node = page_list_max(PAGE_SYSFS_NODE "online", buf, size);
+	for (cpu = 0; cpu < priv->nr_cpus; cpu++)
+		priv->cpu_node[cpu] = -1;
+	max_node = numa_max_node();
 	if (max_node >= PAGE_MAX_NODES)
 		max_node = PAGE_MAX_NODES - 1;
+	cpus = numa_allocate_cpumask();
 	for (node = 0; node <= max_node; node++) {
-		snprintf(path, sizeof(path), PAGE_SYSFS_NODE "node%ld/cpulist",
-			 node);
-		if (page_read_file(path, buf, size))
+		if (!numa_nodes_ptr ||
+		    !numa_bitmask_isbitset(numa_nodes_ptr, (unsigned int)node))
 			continue;
-		p = buf;
-		while (page_list_next(&p, &lo, &hi) == 1)
-			for (cpu = lo;
-			     cpu <= hi && cpu < (unsigned long)priv->nr_cpus;
-			     cpu++)
-				priv->cpu_node[cpu] = (int)node;
+		if (numa_node_size64(node, NULL) > 0)
+			page_set_node_memory(priv, node);
+		if (numa_node_to_cpus(node, cpus) < 0)
+			continue;
+		/* Lowest node first, as numa_node_of_cpu() answers. */
+		for (cpu = 0; cpu < priv->nr_cpus; cpu++)
+			if (priv->cpu_node[cpu] < 0 &&
+			    numa_bitmask_isbitset(cpus, (unsigned int)cpu))
+				priv->cpu_node[cpu] = node;
+	}
+	numa_free_cpumask(cpus);
+
+	/*
+	 * No node information (no sysfs): the kernel still has node 0.
+	 * CPUs stay unmapped, so their buffers get the kernel's default,
+	 * local, placement.
+	 */
+	if (!page_node_has_memory(priv, 0)) {
+		for (node = 1; node < PAGE_MAX_NODES; node++)
+			if (page_node_has_memory(priv, node))
+				break;
+		if (node == PAGE_MAX_NODES)
+			page_set_node_memory(priv, 0);
 	}
 }
 
@@ -326,18 +316,17 @@ static int page_parse_config(const struct rbf_page_config *user,
  * @config: a struct rbf_page_config, or NULL for defaults.
  * @privp:  receives the channel's private state.
  *
- * Not async-signal-safe (reads sysfs, allocates).
- * Return: 0, -EINVAL (size too small, unknown flags, bad node, nonzero
- * fields unknown to this version), -ENOMEM.
+ * Not async-signal-safe (libnuma, /proc, malloc).  Thread-safe.
+ * Return: 0, -EINVAL (size too small, unknown flags, bad node or a node
+ * without memory, nonzero fields unknown to this version), -ENOMEM.
  */
 static int page_channel_init(const void *config, void **privp)
 {
 	struct rbf_page_config cfg;
 	struct page_priv *priv;
-	long page_size, max_cpu;
 	int saved_errno = errno;
-	int nr_cpus, ret, i;
-	char *buf;
+	int numa, nr_cpus, ret;
+	long page_size;
 
 	if (!privp)
 		return -EINVAL;
@@ -345,51 +334,39 @@ static int page_channel_init(const void *config, void **privp)
 	if (ret)
 		return ret;
 
-	buf = malloc(PAGE_SYSFS_BUF);
-	if (!buf) {
+	pthread_mutex_lock(&page_numa_lock);
+	/* Without NUMA, libnuma's other functions are undefined: none used. */
+	numa = numa_available() >= 0;
+	nr_cpus = numa ? page_table_cpus() : 0;
+	priv = calloc(1, sizeof(*priv) + (size_t)nr_cpus * sizeof(int));
+	if (!priv) {
+		pthread_mutex_unlock(&page_numa_lock);
 		ret = -ENOMEM;
 		goto out;
 	}
-	max_cpu = page_list_max("/sys/devices/system/cpu/possible", buf,
-				PAGE_SYSFS_BUF);
-	if (max_cpu < 0)
-		max_cpu = sysconf(_SC_NPROCESSORS_CONF) - 1;
-	if (max_cpu < 0)
-		max_cpu = 0;
-	nr_cpus = max_cpu >= PAGE_MAX_CPUS ? PAGE_MAX_CPUS : (int)max_cpu + 1;
-
-	priv = calloc(1, sizeof(*priv) + (size_t)nr_cpus * sizeof(int));
-	if (!priv) {
-		ret = -ENOMEM;
-		goto out_buf;
-	}
 	priv->cfg = cfg;
+	priv->numa = numa;
 	priv->nr_cpus = nr_cpus;
+	if (numa)
+		page_probe_topology(priv);
+	pthread_mutex_unlock(&page_numa_lock);
+
+	if (numa && cfg.numa_node >= 0 &&
+	    !page_node_has_memory(priv, cfg.numa_node)) {
+		free(priv);
+		ret = -EINVAL;
+		goto out;
+	}
+
 	page_size = sysconf(_SC_PAGESIZE);
 	priv->page_size = page_size > 0 ? (size_t)page_size : 4096;
-	priv->huge_size = page_huge_size(buf, PAGE_SYSFS_BUF);
+	priv->huge_size = page_huge_size();
 	if (!priv->huge_size || (priv->huge_size & (priv->huge_size - 1)) ||
 	    priv->huge_size < priv->page_size)
 		priv->huge_size = PAGE_DEFAULT_HUGE_SIZE;
 
-	/* The probe libnuma's numa_available() makes. */
-	priv->numa = page_get_mempolicy(NULL, NULL, 0, NULL, 0) == 0;
-	if (priv->numa) {
-		page_probe_topology(priv, buf, PAGE_SYSFS_BUF);
-		if (cfg.numa_node >= 0 &&
-		    !page_node_has_memory(priv, cfg.numa_node)) {
-			free(priv);
-			ret = -EINVAL;
-			goto out_buf;
-		}
-	} else {
-		for (i = 0; i < nr_cpus; i++)
-			priv->cpu_node[i] = -1;
-	}
 	*privp = priv;
 	ret = 0;
-out_buf:
-	free(buf);
 out:
 	errno = saved_errno;
 	return ret;

@@ -24,7 +24,15 @@ extern "C" {
  * @flags:     RBF_PAGE_F_*.
  * @numa_node: node to place every buffer on; -1 (the default) places a
  *             per-CPU buffer on its CPU's node and other buffers on the node
- *             of the allocating thread.  Ignored where NUMA is unavailable.
+ *             of the allocating thread.  A node that does not exist or has
+ *             no memory makes channel creation fail with -EINVAL.  Ignored
+ *             where NUMA is unavailable.
+ *
+ * Placement is best effort (a preferred-node policy: the kernel falls back
+ * to another node when the target one is full).  The topology is read with
+ * libnuma when the channel is created; buffer allocation itself makes only
+ * system calls, so it stays async-signal-safe, and the library never makes
+ * libnuma print.
  */
 struct rbf_page_config {
 	size_t size;
