@@ -131,6 +131,8 @@ int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu, int tid,
 	}
 	buf->local = ch->alloc == RBF_ALLOC_PER_THREAD && ch->local_ok;
 	ctl_init(ch, buf->ctl, id);
+	buf->links = rbf_ctl_links(buf->ctl);
+	buf->commits = rbf_ctl_commits(buf->ctl);
 	*out = buf;
 	return 0;
 }

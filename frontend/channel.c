@@ -156,6 +156,8 @@ static int channel_create(const struct rbf_channel_attr *attr,
 	ch->subbuf_order = log2u(attr->subbuf_size);
 	ch->num_subbuf = attr->num_subbuf;
 	ch->num_order = log2u(attr->num_subbuf);
+	ch->sb_mask = (uint64_t)attr->subbuf_size - 1;
+	ch->slot_mask = attr->num_subbuf - 1;
 	ch->mode = attr->mode;
 	ch->alloc = attr->alloc;
 	ch->clock = attr->clock;

@@ -41,7 +41,7 @@
 void rbf_head_hint_advance(struct rbf_buffer *buf, uint64_t target)
 {
 	struct rbf_channel *ch = buf->ch;
-	uint64_t *links = rbf_ctl_links(buf->ctl);
+	uint64_t *links = buf->links;
 	uint32_t budget = ch->num_subbuf * 2;
 
 	while (budget--) {
@@ -61,7 +61,7 @@ void rbf_head_hint_advance(struct rbf_buffer *buf, uint64_t target)
  * seq - 1 is decided. */
 void rbf_head_place(struct rbf_buffer *buf, uint64_t seq)
 {
-	uint64_t *link = &rbf_ctl_links(buf->ctl)[rbf_slot_of(buf->ch, seq)];
+	uint64_t *link = &buf->links[rbf_slot_of(buf->ch, seq)];
 	uint64_t l = rbf_load_acquire(link);
 
 	if (rbf_link_tag_is(l, seq) && !(l & RBF_LINK_FLAGS))
@@ -73,7 +73,7 @@ static void finalize(struct rbf_buffer *buf, uint64_t h, uint64_t l)
 {
 	struct rbf_channel *ch = buf->ch;
 	uint32_t slot = rbf_slot_of(ch, h);
-	uint64_t *link = &rbf_ctl_links(buf->ctl)[slot];
+	uint64_t *link = &buf->links[slot];
 	/* Frozen while the link reads (P, UPDATE, h): writers of h+N wait
 	 * for this CAS.  If someone else finalized first, our CAS fails and
 	 * the (then stale) value is discarded. */
@@ -90,7 +90,7 @@ int rbf_slot_ensure_slow(struct rbf_buffer *buf, uint64_t w, uint64_t *out)
 {
 	struct rbf_channel *ch = buf->ch;
 	struct rbf_ctl *ctl = buf->ctl;
-	uint64_t *links = rbf_ctl_links(ctl);
+	uint64_t *links = buf->links;
 	uint64_t n = ch->num_subbuf;
 	uint64_t *lw = &links[rbf_slot_of(ch, w)];
 	uint64_t budget = 64 * n + 4096;

@@ -43,6 +43,8 @@ struct rbf_rstate {
 struct rbf_buffer {
 	struct rbf_ctl *ctl;
 	char *data;                 /* CPU-direct data, or NULL */
+	uint64_t *links;            /* rbf_ctl_links(ctl), cached */
+	struct rbf_ctl_commit *commits; /* rbf_ctl_commits(ctl), cached */
 	struct rbf_channel *ch;
 	struct rbf_backend_mem mem;
 	uint32_t id;
@@ -63,6 +65,8 @@ struct rbf_channel {
 	uint32_t subbuf_order;
 	uint32_t num_subbuf;
 	uint32_t num_order;
+	uint64_t sb_mask;           /* subbuf_size - 1 */
+	uint32_t slot_mask;         /* num_subbuf - 1 */
 	enum rbf_mode mode;
 	enum rbf_alloc alloc;
 	enum rbf_clock clock;
@@ -95,6 +99,8 @@ struct rbf_tls {
 	struct urcu_bp_reader *urcu; /* liburcu-bp reader (rcu.h) */
 	pthread_t self;
 	uint32_t nest;               /* per-CPU/global write nesting */
+	uint64_t last_uid;           /* last per-thread channel written */
+	struct rbf_buffer *last_buf; /* and its buffer */
 	uint32_t nr;                 /* used entries */
 	uint32_t evict;              /* round-robin victim when full */
 	struct {
@@ -114,7 +120,7 @@ static inline uint64_t rbf_seq_of(const struct rbf_channel *ch, uint64_t pos)
 
 static inline uint32_t rbf_slot_of(const struct rbf_channel *ch, uint64_t seq)
 {
-	return (uint32_t)(seq & (ch->num_subbuf - 1));
+	return (uint32_t)seq & ch->slot_mask;
 }
 
 static inline uint64_t rbf_gen_of(const struct rbf_channel *ch, uint64_t seq)
@@ -124,7 +130,7 @@ static inline uint64_t rbf_gen_of(const struct rbf_channel *ch, uint64_t seq)
 
 static inline uint64_t rbf_sb_mask(const struct rbf_channel *ch)
 {
-	return (uint64_t)ch->subbuf_size - 1;
+	return ch->sb_mask;
 }
 
 /* Bytes of commit word @cc equal the end of generation @gen_end * size. */
@@ -153,7 +159,7 @@ static inline uint32_t rbf_cc_records(const struct rbf_channel *ch,
 
 static inline uint64_t rbf_read_cc(struct rbf_buffer *buf, uint32_t slot)
 {
-	return rbf_load_acquire(&rbf_ctl_commits(buf->ctl)[slot].cc);
+	return rbf_load_acquire(&buf->commits[slot].cc);
 }
 
 /* Full sequence number whose low tag bits are @tag, nearest below or at
@@ -231,7 +237,7 @@ static inline int rbf_slot_ensure(struct rbf_buffer *buf, uint64_t seq,
 				  uint64_t *link)
 {
 	uint32_t slot = rbf_slot_of(buf->ch, seq);
-	uint64_t l = rbf_load_acquire(&rbf_ctl_links(buf->ctl)[slot]);
+	uint64_t l = rbf_load_acquire(&buf->links[slot]);
 
 	if (rbf_likely(rbf_link_tag_is(l, seq))) {
 		*link = l;
@@ -255,11 +261,9 @@ static inline struct rbf_buffer *rbf_thread_buffer(struct rbf_channel *ch,
 						   int *err)
 {
 	struct rbf_tls *t = &rbf_tls;
-	uint32_t i;
 
-	for (i = 0; i < t->nr; i++)
-		if (rbf_likely(t->cache[i].uid == ch->uid))
-			return t->cache[i].buf;
+	if (rbf_likely(t->last_uid == ch->uid))
+		return t->last_buf;
 	return rbf_thread_buffer_slow(ch, err);
 }
 RBF_HIDDEN int rbf_registry_add(struct rbf_channel *ch);

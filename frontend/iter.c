@@ -39,7 +39,7 @@ static int load_next(struct rbf_iter_cur *c)
 {
 	struct rbf_buffer *buf = c->buf;
 	struct rbf_channel *ch = buf->ch;
-	uint64_t *links = rbf_ctl_links(buf->ctl);
+	uint64_t *links = buf->links;
 	uint64_t n = ch->num_subbuf;
 
 	for (;;) {

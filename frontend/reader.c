@@ -101,7 +101,7 @@ int rbf_subbuf_get_locked(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 {
 	struct rbf_channel *ch = buf->ch;
 	struct rbf_ctl *ctl = buf->ctl;
-	uint64_t *links = rbf_ctl_links(ctl);
+	uint64_t *links = buf->links;
 	uint64_t n = ch->num_subbuf;
 	uint64_t budget = 64 * n + 4096;
 

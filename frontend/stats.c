@@ -21,7 +21,7 @@ static uint64_t buffered_events(struct rbf_buffer *buf)
 {
 	struct rbf_channel *ch = buf->ch;
 	struct rbf_ctl *ctl = buf->ctl;
-	uint64_t *links = rbf_ctl_links(ctl);
+	uint64_t *links = buf->links;
 	uint64_t hi = rbf_seq_of(ch, RBF_LOAD(ctl->offset)) + ch->num_subbuf;
 	uint64_t sum = 0;
 	uint32_t i;

@@ -98,6 +98,7 @@ static void thread_exit(void *arg)
 					    1);
 	}
 	t->nr = 0;
+	t->last_uid = 0;
 	pthread_mutex_unlock(&registry_lock);
 }
 
@@ -191,9 +192,33 @@ static struct rbf_buffer *thread_buffer_slow(struct rbf_channel *ch, int *err)
 	return buf;
 }
 
+/*
+ * The inline lookup checks one last-hit entry; this looks through the
+ * cache, then the channel.  The last-hit pair is written buf first, uid
+ * last, so that a signal handler never pairs a uid with another buffer.
+ */
 struct rbf_buffer *rbf_thread_buffer_slow(struct rbf_channel *ch, int *err)
 {
-	return thread_buffer_slow(ch, err);
+	struct rbf_tls *t = &rbf_tls;
+	struct rbf_buffer *buf = NULL;
+	uint32_t i;
+
+	for (i = 0; i < t->nr; i++) {
+		if (t->cache[i].uid == ch->uid) {
+			buf = t->cache[i].buf;
+			break;
+		}
+	}
+	if (!buf)
+		buf = thread_buffer_slow(ch, err);
+	if (buf) {
+		t->last_uid = 0;
+		cmm_barrier();
+		t->last_buf = buf;
+		cmm_barrier();
+		t->last_uid = ch->uid;
+	}
+	return buf;
 }
 
 RBF_API int rbf_thread_prepare(struct rbf_channel *ch)

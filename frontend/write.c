@@ -69,7 +69,7 @@ void rbf_count_lost(struct rbf_buffer *buf, bool local,
 static inline void commit_add(struct rbf_buffer *buf, uint32_t slot,
 			      uint64_t v, bool local)
 {
-	uint64_t *cc = &rbf_ctl_commits(buf->ctl)[slot].cc;
+	uint64_t *cc = &buf->commits[slot].cc;
 
 	/* Release: pairs with the reader's acquire load of the commit word
 	 * (rbf_read_cc) before it trusts the sub-buffer's contents. */
@@ -169,7 +169,7 @@ static int can_open(struct rbf_buffer *buf, uint64_t w)
 	uint64_t cc;
 
 	if (ch->mode == RBF_MODE_DISCARD) {
-		uint64_t l = rbf_load_acquire(&rbf_ctl_links(buf->ctl)[slot]);
+		uint64_t l = rbf_load_acquire(&buf->links[slot]);
 
 		if (!rbf_link_tag_is(l, w))
 			return -ENOBUFS;
@@ -229,42 +229,69 @@ static inline void leave(struct rbf_buffer *buf, uint32_t flags)
 static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
 			  uint64_t ts, bool local);
 
-static inline __attribute__((always_inline)) int do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
-			     uint16_t id, size_t len, uint64_t ts_user)
+/* Cold exits of do_reserve(), out of line to keep the fast path small. */
+static __attribute__((noinline, cold)) int
+reserve_fail(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint32_t flags,
+	     int err)
+{
+	ctx->priv_flags = 0;
+	rbf_count_lost(buf, flags & RBF_WCTX_LOCAL, cause_of(err));
+	if (flags & RBF_WCTX_ACTIVE)
+		leave(buf, flags);
+	else
+		rbf_rcu_read_unlock();
+	return err;
+}
+
+static __attribute__((noinline, cold)) int
+reserve_nobuf(struct rbf_channel *ch, struct rbf_wctx *ctx, int err)
+{
+	/* No buffer yet, and none allocated for a lost write: counted on the
+	 * channel. */
+	ctx->priv_flags = 0;
+	rbf_shared_add(&ch->lost_nobuf[err == -EPERM ? RBF_LOST_DISABLED :
+						       RBF_LOST_NOMEM], 1);
+	rbf_rcu_read_unlock();
+	return err;
+}
+
+static __attribute__((noinline, cold)) int reserve_einval(struct rbf_wctx *ctx)
+{
+	if (ctx)
+		ctx->priv_flags = 0;
+	return -EINVAL;
+}
+
+/* Sub-buffer switch, and device-memory record headers: out of line. */
+static __attribute__((noinline)) int
+reserve_finish_slow(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint64_t o,
+		    uint64_t begin, uint64_t rsz, uint32_t hsz, uint16_t id,
+		    size_t len, uint64_t ts, bool local);
+
+static inline __attribute__((always_inline)) int
+do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
+	   size_t len, uint64_t ts_user)
 {
 	struct rbf_buffer *buf;
 	struct rbf_ctl *ctl;
 	uint32_t flags = RBF_WCTX_ACTIVE;
-	uint64_t o, begin, end, ts, mask, rsz, link;
+	uint64_t o, begin, ts, rsz, sb_mask, link;
 	uint32_t nest, hsz;
 	bool local = false, ext;
 	int err;
 
-	if (rbf_unlikely(!ch || !ctx || id > RBF_EVENT_ID_MAX)) {
-		if (ctx)
-			ctx->priv_flags = 0;
-		return -EINVAL;
-	}
-	ctx->priv_flags = 0;
+	if (rbf_unlikely(!ch || !ctx || id > RBF_EVENT_ID_MAX))
+		return reserve_einval(ctx);
 
 	rbf_rcu_read_lock();
 	if (ch->alloc == RBF_ALLOC_PER_THREAD) {
 		buf = rbf_thread_buffer(ch, &err);
-		if (rbf_unlikely(!buf)) {
-			/* No buffer yet, and none allocated for a lost
-			 * write: counted on the channel. */
-			rbf_shared_add(&ch->lost_nobuf[err == -EPERM ?
-						       RBF_LOST_DISABLED :
-						       RBF_LOST_NOMEM], 1);
-			rbf_rcu_read_unlock();
-			return err;
-		}
+		if (rbf_unlikely(!buf))
+			return reserve_nobuf(ch, ctx, err);
 		ctl = buf->ctl;
 		nest = RBF_LOAD(ctl->wr_nest);
-		if (rbf_unlikely(nest >= ch->max_nesting)) {
-			err = -ELOOP;
-			goto fail_unlocked;
-		}
+		if (rbf_unlikely(nest >= ch->max_nesting))
+			return reserve_fail(buf, ctx, 0, -ELOOP);
 		RBF_STORE(ctl->wr_nest, nest + 1);
 		flags |= RBF_WCTX_PERTHREAD;
 		/*
@@ -274,7 +301,10 @@ static inline __attribute__((always_inline)) int do_reserve(struct rbf_channel *
 		 * store vs. its wr_nest load).
 		 */
 		cmm_barrier();
-		local = buf->local && !RBF_LOAD(ctl->flush_req);
+		if (rbf_likely(buf->local) && !RBF_LOAD(ctl->flush_req)) {
+			local = true;
+			flags |= RBF_WCTX_LOCAL;
+		}
 	} else {
 		if (ch->alloc == RBF_ALLOC_PER_CPU) {
 			uint32_t cpu = (uint32_t)rbf_current_cpu();
@@ -288,27 +318,19 @@ static inline __attribute__((always_inline)) int do_reserve(struct rbf_channel *
 		}
 		ctl = buf->ctl;
 		nest = rbf_tls.nest;
-		if (rbf_unlikely(nest >= ch->max_nesting)) {
-			err = -ELOOP;
-			goto fail_unlocked;
-		}
+		if (rbf_unlikely(nest >= ch->max_nesting))
+			return reserve_fail(buf, ctx, 0, -ELOOP);
 		rbf_tls.nest = nest + 1;
 	}
-	if (local)
-		flags |= RBF_WCTX_LOCAL;
 
 	/* Pairs with rbf_channel_disable(): enabled = 0, then a grace
 	 * period; a writer that saw 1 is inside the read-side section. */
-	if (rbf_unlikely(!RBF_LOAD(ch->enabled))) {
-		err = -EPERM;
-		goto fail;
-	}
-	if (rbf_unlikely(len > ch->max_payload)) {
-		err = -EMSGSIZE;
-		goto fail;
-	}
+	if (rbf_unlikely(!RBF_LOAD(ch->enabled)))
+		return reserve_fail(buf, ctx, flags, -EPERM);
+	if (rbf_unlikely(len > ch->max_payload))
+		return reserve_fail(buf, ctx, flags, -EMSGSIZE);
 
-	mask = rbf_sb_mask(ch);
+	sb_mask = ch->sb_mask;
 	for (;;) {
 		uint64_t oin, prev;
 
@@ -320,13 +342,14 @@ static inline __attribute__((always_inline)) int do_reserve(struct rbf_channel *
 			uint64_t last = RBF_LOAD(ctl->last_ts);
 
 			ts = clock_now(ch);
-			ext = ts < last || ts - last >= (1ull << 32) ||
+			ext = ts - last >= (1ull << 32) || ts < last ||
 			      len > RBF_REC_COMPACT_MAX_LEN;
 		}
 		hsz = ext ? RBF_REC_EXT_SIZE : RBF_REC_HDR_SIZE;
 		rsz = RBF_ALIGN(hsz + (uint64_t)len, RBF_REC_ALIGN);
-		oin = o & mask;
-		if (rbf_likely(oin != 0 && oin + rsz <= ch->subbuf_size)) {
+		oin = o & sb_mask;
+		/* Fits in the current sub-buffer (oin == 0: none open). */
+		if (rbf_likely(oin - 1 < ch->subbuf_size - rsz)) {
 			begin = o;
 		} else {
 			begin = (oin ? o + (ch->subbuf_size - oin) : o) +
@@ -334,34 +357,20 @@ static inline __attribute__((always_inline)) int do_reserve(struct rbf_channel *
 			err = can_open(buf, rbf_seq_of(ch, begin));
 			/* Judged on a stale position?  Another writer opened
 			 * that sub-buffer meanwhile: just retry. */
-			if (rbf_unlikely(err) && RBF_LOAD(ctl->offset) != o)
-				continue;
-			if (rbf_unlikely(err))
-				goto fail;
+			if (rbf_unlikely(err)) {
+				if (RBF_LOAD(ctl->offset) != o)
+					continue;
+				return reserve_fail(buf, ctx, flags, err);
+			}
 		}
-		end = begin + rsz;
 		if (local)
-			prev = rbf_local_cmpxchg(&ctl->offset, o, end);
+			prev = rbf_local_cmpxchg(&ctl->offset, o, begin + rsz);
 		else
-			prev = rbf_shared_cmpxchg(&ctl->offset, o, end);
+			prev = rbf_shared_cmpxchg(&ctl->offset, o, begin + rsz);
 		if (rbf_likely(prev == o))
 			break;
 	}
 	RBF_STORE(ctl->last_ts, ts);
-
-	if (rbf_unlikely(begin != o)) {
-		err = reserve_switch(buf, o, begin, ts, local);
-		if (rbf_unlikely(err))
-			goto fail_corrupt;
-	}
-	err = rbf_slot_ensure(buf, rbf_seq_of(ch, begin), &link);
-	if (rbf_unlikely(err))
-		goto fail_corrupt;
-	/* The record fills its sub-buffer exactly: its writer closes it,
-	 * before its own commit, so the sub-buffer cannot complete first. */
-	if (rbf_unlikely((end & mask) == 0))
-		sb_close(buf, rbf_seq_of(ch, begin), ch->subbuf_size, ts, 0,
-			 local);
 
 	ctx->len = (uint32_t)len;
 	ctx->ts = ts;
@@ -369,59 +378,46 @@ static inline __attribute__((always_inline)) int do_reserve(struct rbf_channel *
 	ctx->priv_buf = buf;
 	ctx->priv_pos = begin;
 	ctx->priv_slot_len = rsz;
-	{
-		uint64_t doff = rbf_phys_off(ch, rbf_link_phys(link)) +
-				(begin & mask);
 
-		ctx->priv_data_off = doff + hsz;
-		if (rbf_likely(buf->data != NULL)) {
-			char *p = buf->data + doff;
+	/* Acquire: pairs with the CAS that gave this slot to our sequence
+	 * (head.c); data is written only after it. */
+	link = rbf_load_acquire(&buf->links[(uint32_t)(begin >>
+						       ch->subbuf_order) &
+					    ch->slot_mask]);
+	if (rbf_likely(begin == o && ((begin + rsz) & sb_mask) != 0 &&
+		       buf->data && rbf_link_tag_is(
+			       link, begin >> ch->subbuf_order))) {
+		char *p = buf->data + ((uint64_t)rbf_link_phys(link)
+				 << ch->subbuf_order) +
+		    (begin & sb_mask);
+		if (!ext) {
+			struct rbf_record_header h = { (uint32_t)ts, id,
+						       (uint16_t)len };
 
-			if (!ext) {
-				struct rbf_record_header *h = (void *)p;
-
-				h->ts_low = (uint32_t)ts;
-				h->id = id;
-				h->len = (uint16_t)len;
-			} else {
-				struct rbf_record_header_ext *h = (void *)p;
-
-				h->ts_low = (uint32_t)ts;
-				h->id = id;
-				h->len = RBF_REC_EXT;
-				h->ts_high = (uint32_t)(ts >> 32);
-				h->length = (uint32_t)len;
-			}
-			ctx->data = p + hsz;
+			memcpy(p, &h, sizeof(h));
 		} else {
-			struct rbf_record_header_ext h;
+			struct rbf_record_header_ext h = {
+				(uint32_t)ts, id, RBF_REC_EXT,
+				(uint32_t)(ts >> 32), (uint32_t)len
+			};
 
-			h.ts_low = (uint32_t)ts;
-			h.id = id;
-			h.len = ext ? RBF_REC_EXT : (uint16_t)len;
-			h.ts_high = (uint32_t)(ts >> 32);
-			h.length = (uint32_t)len;
-			rbf_data_store(buf, doff, &h, hsz);
-			ctx->data = NULL;
+			memcpy(p, &h, sizeof(h));
 		}
+		ctx->data = p + hsz;
+		return 0;
+	}
+	err = reserve_finish_slow(buf, ctx, o, begin, rsz, hsz, id, len, ts,
+				  local);
+	if (rbf_unlikely(err)) {
+		/*
+		 * Only a corrupted control block (a damaged shared file)
+		 * gets here, after the CAS: the space stays reserved and is
+		 * never committed, so the reader will not receive the
+		 * sub-buffer.
+		 */
+		return reserve_fail(buf, ctx, flags, -EIO);
 	}
 	return 0;
-
-fail_corrupt:
-	/*
-	 * Only a corrupted control block (a damaged shared file) gets here,
-	 * after the CAS: the space stays reserved and is never committed, so
-	 * the reader will not receive the sub-buffer.
-	 */
-	err = -EIO;
-fail:
-	rbf_count_lost(buf, local, cause_of(err));
-	leave(buf, flags);
-	return err;
-fail_unlocked:
-	rbf_count_lost(buf, false, cause_of(err));
-	rbf_rcu_read_unlock();
-	return err;
 }
 
 /*
@@ -450,6 +446,70 @@ static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
 		return ret;
 	sb_write_begin(buf, rbf_link_phys(link), w, ts);
 	commit_add(buf, rbf_slot_of(ch, w), RBF_SB_HDR_SIZE, local);
+	return 0;
+}
+
+/*
+ * The rest of a reservation that crossed a sub-buffer boundary, ends one
+ * exactly, waits for its slot (overwrite mode, ring full) or lives in
+ * device memory.
+ */
+static __attribute__((noinline)) int
+reserve_finish_slow(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint64_t o,
+		    uint64_t begin, uint64_t rsz, uint32_t hsz, uint16_t id,
+		    size_t len, uint64_t ts, bool local)
+{
+	struct rbf_channel *ch = buf->ch;
+	uint64_t mask = rbf_sb_mask(ch);
+	uint64_t link, doff;
+	int err;
+
+	if (begin != o) {
+		err = reserve_switch(buf, o, begin, ts, local);
+		if (err)
+			return err;
+	}
+	err = rbf_slot_ensure(buf, rbf_seq_of(ch, begin), &link);
+	if (err)
+		return err;
+	/* The record fills its sub-buffer exactly: its writer closes it,
+	 * before its own commit, so the sub-buffer cannot complete first. */
+	if (((begin + rsz) & mask) == 0)
+		sb_close(buf, rbf_seq_of(ch, begin), ch->subbuf_size, ts, 0,
+			 local);
+
+	doff = rbf_phys_off(ch, rbf_link_phys(link)) + (begin & mask);
+	ctx->priv_data_off = doff + hsz;
+	if (buf->data) {
+		char *p = buf->data + doff;
+
+		if (hsz == RBF_REC_HDR_SIZE) {
+			struct rbf_record_header h = { (uint32_t)ts, id,
+						       (uint16_t)len };
+
+			memcpy(p, &h, sizeof(h));
+		} else {
+			struct rbf_record_header_ext h = {
+				(uint32_t)ts, id, RBF_REC_EXT,
+				(uint32_t)(ts >> 32), (uint32_t)len
+			};
+
+			memcpy(p, &h, sizeof(h));
+		}
+		ctx->data = p + hsz;
+	} else {
+		struct rbf_record_header_ext h;
+
+		h.ts_low = (uint32_t)ts;
+		h.id = id;
+		h.len = hsz == RBF_REC_EXT_SIZE ? RBF_REC_EXT : (uint16_t)len;
+		h.ts_high = (uint32_t)(ts >> 32);
+		h.length = (uint32_t)len;
+		err = rbf_data_store(buf, doff, &h, hsz);
+		ctx->data = NULL;
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
