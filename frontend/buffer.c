@@ -66,9 +66,9 @@ static void ctl_init(struct rbf_channel *ch, struct rbf_ctl *ctl, uint32_t id)
 	ctl->clock = ch->clock;
 	ctl->buffer_id = id;
 	ctl->link_off = sizeof(struct rbf_ctl);
-	ctl->commit_off = sizeof(struct rbf_ctl) +
-			  RBF_ALIGN((uint64_t)ch->num_subbuf * 8,
-				    (uint64_t)RBF_CACHELINE);
+	ctl->commit_off =
+		sizeof(struct rbf_ctl) + RBF_ALIGN((uint64_t)ch->num_subbuf * 8,
+						   (uint64_t)RBF_CACHELINE);
 	links = rbf_ctl_links(ctl);
 	for (i = 0; i < ch->num_subbuf; i++)
 		links[i] = rbf_link_make(i, i == 0 ? RBF_LINK_HEAD : 0, i, 0);

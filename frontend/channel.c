@@ -66,7 +66,8 @@ static int backend_ok(const struct rbf_backend *be)
 	    be->abi != RBF_BACKEND_ABI || !be->buffer_alloc ||
 	    !be->buffer_free || !be->name)
 		return 0;
-	if (!(be->flags & RBF_BACKEND_F_CPU_DIRECT) && (!be->store || !be->load))
+	if (!(be->flags & RBF_BACKEND_F_CPU_DIRECT) &&
+	    (!be->store || !be->load))
 		return 0;
 	return 1;
 }
@@ -257,7 +258,7 @@ RBF_API int rbf_channel_disable(struct rbf_channel *ch)
 }
 
 RBF_API int rbf_channel_get_info(struct rbf_channel *ch,
-			     struct rbf_channel_info *info)
+				 struct rbf_channel_info *info)
 {
 	struct rbf_buffer *buf;
 	uint32_t n = 0;

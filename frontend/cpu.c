@@ -15,7 +15,8 @@
 
 #include "internal.h"
 
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#if defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
 #include <sys/rseq.h>
 #define RBF_HAVE_RSEQ 1
 #endif
@@ -27,7 +28,8 @@ __attribute__((constructor)) static void rseq_probe(void)
 {
 #ifdef RBF_HAVE_RSEQ
 	if (__rseq_size >= offsetof(struct rseq, cpu_id) + sizeof(uint32_t))
-		rbf_rseq_cpu_off = __rseq_offset + offsetof(struct rseq, cpu_id);
+		rbf_rseq_cpu_off =
+			__rseq_offset + offsetof(struct rseq, cpu_id);
 #endif
 }
 

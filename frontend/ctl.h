@@ -68,11 +68,11 @@ struct rbf_ctl_commit {
 };
 
 struct rbf_ctl_stats {
-	uint64_t lost[8];           /* enum rbf_lost_cause; writers */
-	uint64_t overwritten;       /* events, added by pushing writers */
+	uint64_t lost[8]; /* enum rbf_lost_cause; writers */
+	uint64_t overwritten; /* events, added by pushing writers */
 	uint64_t subbufs_overwritten;
-	uint64_t read;              /* events, reader only */
-	uint64_t subbufs_read;      /* reader only */
+	uint64_t read; /* events, reader only */
+	uint64_t subbufs_read; /* reader only */
 	uint64_t pad[4];
 };
 
@@ -90,22 +90,22 @@ struct rbf_ctl {
 	uint32_t clock;
 	uint32_t buffer_id;
 	uint32_t flags;
-	uint64_t link_off;   /* byte offset of link[] */
+	uint64_t link_off; /* byte offset of link[] */
 	uint64_t commit_off; /* byte offset of commit[] */
 	uint8_t pad0[RBF_CACHELINE - 56];
 
 	/* Writer line. */
-	uint64_t offset;     /* write position (bytes since creation) */
-	uint64_t last_ts;    /* a stamp of some already reserved event */
-	uint32_t wr_nest;    /* per-thread buffers: owner's write nesting */
-	uint32_t flush_req;  /* per-thread buffers: reader flush request */
+	uint64_t offset; /* write position (bytes since creation) */
+	uint64_t last_ts; /* a stamp of some already reserved event */
+	uint32_t wr_nest; /* per-thread buffers: owner's write nesting */
+	uint32_t flush_req; /* per-thread buffers: reader flush request */
 	uint8_t pad1[RBF_CACHELINE - 24];
 
 	/* Reader line. */
-	uint64_t read_seq;   /* next sequence number the reader takes */
-	uint64_t head_seq;   /* hint: no undecided sequence is below it */
-	uint32_t spare;      /* phys index of the reader's spare */
-	uint32_t held;       /* phys index held by the reader + 1, or 0 */
+	uint64_t read_seq; /* next sequence number the reader takes */
+	uint64_t head_seq; /* hint: no undecided sequence is below it */
+	uint32_t spare; /* phys index of the reader's spare */
+	uint32_t held; /* phys index held by the reader + 1, or 0 */
 	uint8_t pad2[RBF_CACHELINE - 24];
 
 	struct rbf_ctl_stats stats;

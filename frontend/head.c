@@ -139,16 +139,16 @@ int rbf_slot_ensure_slow(struct rbf_buffer *buf, uint64_t w, uint64_t *out)
 		 */
 		cc = rbf_read_cc(buf, rbf_slot_of(ch, h));
 		if (rbf_shared_cmpxchg(plh, lh,
-				       (lh & ~RBF_LINK_HEAD) | RBF_LINK_UPDATE) ==
-		    lh) {
+				       (lh & ~RBF_LINK_HEAD) |
+					       RBF_LINK_UPDATE) == lh) {
 			uint64_t ev = (rbf_cc_records(ch, cc, h) -
 				       rbf_link_rdec(lh)) &
 				      RBF_LINK_RDEC_MASK;
 
 			rbf_shared_add(&ctl->stats.overwritten, ev);
 			rbf_shared_add(&ctl->stats.subbufs_overwritten, 1);
-			finalize(buf, h, (lh & ~RBF_LINK_HEAD) |
-						 RBF_LINK_UPDATE);
+			finalize(buf, h,
+				 (lh & ~RBF_LINK_HEAD) | RBF_LINK_UPDATE);
 		}
 	}
 	return -EIO;

@@ -22,8 +22,8 @@
 #define RBF_REC_EXT_SIZE ((uint32_t)sizeof(struct rbf_record_header_ext))
 
 /* ctx->priv_flags */
-#define RBF_WCTX_LOCAL (1u << 0)     /* use local (non-LOCK) atomics */
-#define RBF_WCTX_ACTIVE (1u << 1)    /* reserved, not yet committed */
+#define RBF_WCTX_LOCAL (1u << 0) /* use local (non-LOCK) atomics */
+#define RBF_WCTX_ACTIVE (1u << 1) /* reserved, not yet committed */
 #define RBF_WCTX_PERTHREAD (1u << 2) /* per-thread buffer: wr_nest held */
 
 /* Reader-side state of one buffer (host memory, under the reader lock). */
@@ -42,8 +42,8 @@ struct rbf_rstate {
 
 struct rbf_buffer {
 	struct rbf_ctl *ctl;
-	char *data;                 /* CPU-direct data, or NULL */
-	uint64_t *links;            /* rbf_ctl_links(ctl), cached */
+	char *data; /* CPU-direct data, or NULL */
+	uint64_t *links; /* rbf_ctl_links(ctl), cached */
 	struct rbf_ctl_commit *commits; /* rbf_ctl_commits(ctl), cached */
 	struct rbf_channel *ch;
 	struct rbf_backend_mem mem;
@@ -51,29 +51,29 @@ struct rbf_buffer {
 	int cpu;
 	int tid;
 	int dead;
-	bool local;                 /* writers use local atomics */
+	bool local; /* writers use local atomics */
 	bool ctl_from_backend;
-	size_t host_size;           /* bytes mmap'ed for this struct (+ctl) */
-	struct rbf_buffer *next;    /* channel list, RCU-protected */
+	size_t host_size; /* bytes mmap'ed for this struct (+ctl) */
+	struct rbf_buffer *next; /* channel list, RCU-protected */
 	struct rbf_rstate rs;
 };
 
 struct rbf_channel {
-	uint64_t uid;               /* unique over the process lifetime */
+	uint64_t uid; /* unique over the process lifetime */
 	/* Geometry and configuration, constant after creation. */
 	uint32_t subbuf_size;
 	uint32_t subbuf_order;
 	uint32_t num_subbuf;
 	uint32_t num_order;
-	uint64_t sb_mask;           /* subbuf_size - 1 */
-	uint32_t slot_mask;         /* num_subbuf - 1 */
+	uint64_t sb_mask; /* subbuf_size - 1 */
+	uint32_t slot_mask; /* num_subbuf - 1 */
 	enum rbf_mode mode;
 	enum rbf_alloc alloc;
 	enum rbf_clock clock;
 	uint32_t max_nesting;
-	uint32_t max_payload;       /* largest payload that fits */
+	uint32_t max_payload; /* largest payload that fits */
 	bool cpu_direct;
-	bool local_ok;              /* per-thread local atomics usable */
+	bool local_ok; /* per-thread local atomics usable */
 	const struct rbf_backend *be;
 	void *be_priv;
 	uint64_t clock_freq;
@@ -82,14 +82,14 @@ struct rbf_channel {
 	/* Writer-visible state. */
 	int enabled;
 	uint32_t nr_cpus;
-	struct rbf_buffer **percpu;  /* per-CPU: indexed by CPU; global: [0] */
-	struct rbf_buffer *list;     /* all buffers, RCU list, newest first */
-	uint32_t next_id;            /* per-thread buffer ids */
+	struct rbf_buffer **percpu; /* per-CPU: indexed by CPU; global: [0] */
+	struct rbf_buffer *list; /* all buffers, RCU list, newest first */
+	uint32_t next_id; /* per-thread buffer ids */
 	uint64_t lost_nobuf[RBF_LOST_NR]; /* losses before a buffer existed */
 
 	/* Reader side. */
 	pthread_mutex_t rlock;
-	struct rbf_stats retired;   /* buffers already freed */
+	struct rbf_stats retired; /* buffers already freed */
 };
 
 /* Thread-local writer state. */
@@ -98,11 +98,11 @@ struct urcu_bp_reader;
 struct rbf_tls {
 	struct urcu_bp_reader *urcu; /* liburcu-bp reader (rcu.h) */
 	pthread_t self;
-	uint32_t nest;               /* per-CPU/global write nesting */
-	uint64_t last_uid;           /* last per-thread channel written */
+	uint32_t nest; /* per-CPU/global write nesting */
+	uint64_t last_uid; /* last per-thread channel written */
 	struct rbf_buffer *last_buf; /* and its buffer */
-	uint32_t nr;                 /* used entries */
-	uint32_t evict;              /* round-robin victim when full */
+	uint32_t nr; /* used entries */
+	uint32_t evict; /* round-robin victim when full */
 	struct {
 		uint64_t uid;
 		struct rbf_buffer *buf;
@@ -148,8 +148,8 @@ static inline bool rbf_seq_complete(const struct rbf_channel *ch, uint64_t cc,
 }
 
 /* Records committed to a slot once @seq is complete (mod 2^24). */
-static inline uint32_t rbf_cc_records(const struct rbf_channel *ch,
-				      uint64_t cc, uint64_t seq)
+static inline uint32_t rbf_cc_records(const struct rbf_channel *ch, uint64_t cc,
+				      uint64_t seq)
 {
 	uint64_t bytes = (rbf_gen_of(ch, seq) + 1) * ch->subbuf_size;
 
@@ -199,8 +199,9 @@ RBF_HIDDEN extern ptrdiff_t rbf_rseq_cpu_off; /* < 0: no rseq */
 static inline int rbf_current_cpu(void)
 {
 	if (rbf_likely(rbf_rseq_cpu_off >= 0)) {
-		int32_t cpu = (int32_t)RBF_LOAD(*(const uint32_t *)(
-			(char *)__builtin_thread_pointer() + rbf_rseq_cpu_off));
+		int32_t cpu = (int32_t)RBF_LOAD(
+			*(const uint32_t *)((char *)__builtin_thread_pointer() +
+					    rbf_rseq_cpu_off));
 
 		if (rbf_likely(cpu >= 0))
 			return cpu;
@@ -217,8 +218,7 @@ RBF_HIDDEN int rbf_data_store(struct rbf_buffer *buf, uint64_t off,
 RBF_HIDDEN int rbf_data_load(struct rbf_buffer *buf, uint64_t off, void *dst,
 			     size_t len);
 
-static inline uint64_t rbf_phys_off(const struct rbf_channel *ch,
-				    uint32_t phys)
+static inline uint64_t rbf_phys_off(const struct rbf_channel *ch, uint32_t phys)
 {
 	return (uint64_t)phys << ch->subbuf_order;
 }

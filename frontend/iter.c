@@ -171,10 +171,9 @@ RBF_API int rbf_iter_next(struct rbf_iter *it, struct rbf_event *ev)
 			}
 			c->peek_valid = r;
 		}
-		if (c->peek_valid &&
-		    (!best || c->peek.ts < best->peek.ts ||
-		     (c->peek.ts == best->peek.ts &&
-		      c->buf->id < best->buf->id)))
+		if (c->peek_valid && (!best || c->peek.ts < best->peek.ts ||
+				      (c->peek.ts == best->peek.ts &&
+				       c->buf->id < best->buf->id)))
 			best = c;
 	}
 	if (!ret && best) {

@@ -50,7 +50,7 @@ RBF_API int rbf_channel_buffers(struct rbf_channel *ch,
 }
 
 RBF_API int rbf_buffer_get_info(struct rbf_buffer *buf,
-			    struct rbf_buffer_info *info)
+				struct rbf_buffer_info *info)
 {
 	if (!buf || !info || info->size < sizeof(*info))
 		return -EINVAL;
@@ -182,7 +182,8 @@ int rbf_subbuf_get_locked(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 		sb->ts_begin = hdr.ts_begin;
 		sb->ts_end = hdr.ts_end;
 		sb->priv_ts = hdr.ts_begin;
-		sb->priv_bytes = subbuf_bytes(buf, phys, hdr.content_size, &err);
+		sb->priv_bytes =
+			subbuf_bytes(buf, phys, hdr.content_size, &err);
 		if (!sb->priv_bytes) {
 			rbf_subbuf_put_locked(buf, sb);
 			return err;

@@ -167,8 +167,8 @@ static struct rbf_buffer *thread_buffer_slow(struct rbf_channel *ch, int *err)
 		return NULL;
 	}
 
-	ret = rbf_buffer_create(ch, uatomic_add_return(&ch->next_id, 1) - 1,
-				-1, tid, &buf);
+	ret = rbf_buffer_create(ch, uatomic_add_return(&ch->next_id, 1) - 1, -1,
+				tid, &buf);
 	if (ret) {
 		*err = -ENOMEM;
 		errno = saved;
@@ -258,8 +258,8 @@ static void mb_setup(void)
 	long mask = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
 
 	if (mask > 0 && (mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-	    syscall(__NR_membarrier,
-		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+		    0, 0) == 0)
 		mb_ok = 1;
 	errno = saved;
 }

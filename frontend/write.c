@@ -66,8 +66,8 @@ void rbf_count_lost(struct rbf_buffer *buf, bool local,
 		rbf_shared_add(p, 1);
 }
 
-static inline void commit_add(struct rbf_buffer *buf, uint32_t slot,
-			      uint64_t v, bool local)
+static inline void commit_add(struct rbf_buffer *buf, uint32_t slot, uint64_t v,
+			      bool local)
 {
 	uint64_t *cc = &buf->commits[slot].cc;
 
@@ -79,8 +79,8 @@ static inline void commit_add(struct rbf_buffer *buf, uint32_t slot,
 		rbf_shared_add_release(cc, v);
 }
 
-static void sb_write_begin(struct rbf_buffer *buf, uint32_t phys,
-			   uint64_t seq, uint64_t ts)
+static void sb_write_begin(struct rbf_buffer *buf, uint32_t phys, uint64_t seq,
+			   uint64_t ts)
 {
 	struct rbf_channel *ch = buf->ch;
 	uint64_t base = rbf_phys_off(ch, phys);
@@ -188,8 +188,7 @@ static inline uint64_t clock_now(const struct rbf_channel *ch)
 		struct timespec t;
 
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		return (uint64_t)t.tv_sec * 1000000000ull +
-		       (uint64_t)t.tv_nsec;
+		return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 	}
 	return 0;
 }
@@ -230,9 +229,9 @@ static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
 			  uint64_t ts, bool local);
 
 /* Cold exits of do_reserve(), out of line to keep the fast path small. */
-static __attribute__((noinline, cold)) int
-reserve_fail(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint32_t flags,
-	     int err)
+static __attribute__((noinline, cold)) int reserve_fail(struct rbf_buffer *buf,
+							struct rbf_wctx *ctx,
+							uint32_t flags, int err)
 {
 	ctx->priv_flags = 0;
 	rbf_count_lost(buf, flags & RBF_WCTX_LOCAL, cause_of(err));
@@ -250,7 +249,8 @@ reserve_nobuf(struct rbf_channel *ch, struct rbf_wctx *ctx, int err)
 	 * channel. */
 	ctx->priv_flags = 0;
 	rbf_shared_add(&ch->lost_nobuf[err == -EPERM ? RBF_LOST_DISABLED :
-						       RBF_LOST_NOMEM], 1);
+						       RBF_LOST_NOMEM],
+		       1);
 	rbf_rcu_read_unlock();
 	return err;
 }
@@ -381,25 +381,25 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 
 	/* Acquire: pairs with the CAS that gave this slot to our sequence
 	 * (head.c); data is written only after it. */
-	link = rbf_load_acquire(&buf->links[(uint32_t)(begin >>
-						       ch->subbuf_order) &
-					    ch->slot_mask]);
+	link = rbf_load_acquire(
+		&buf->links[(uint32_t)(begin >> ch->subbuf_order) &
+			    ch->slot_mask]);
 	if (rbf_likely(begin == o && ((begin + rsz) & sb_mask) != 0 &&
-		       buf->data && rbf_link_tag_is(
-			       link, begin >> ch->subbuf_order))) {
-		char *p = buf->data + ((uint64_t)rbf_link_phys(link)
-				 << ch->subbuf_order) +
-		    (begin & sb_mask);
+		       buf->data &&
+		       rbf_link_tag_is(link, begin >> ch->subbuf_order))) {
+		char *p = buf->data +
+			  ((uint64_t)rbf_link_phys(link) << ch->subbuf_order) +
+			  (begin & sb_mask);
 		if (!ext) {
 			struct rbf_record_header h = { (uint32_t)ts, id,
 						       (uint16_t)len };
 
 			memcpy(p, &h, sizeof(h));
 		} else {
-			struct rbf_record_header_ext h = {
-				(uint32_t)ts, id, RBF_REC_EXT,
-				(uint32_t)(ts >> 32), (uint32_t)len
-			};
+			struct rbf_record_header_ext h = { (uint32_t)ts, id,
+							   RBF_REC_EXT,
+							   (uint32_t)(ts >> 32),
+							   (uint32_t)len };
 
 			memcpy(p, &h, sizeof(h));
 		}
@@ -489,10 +489,10 @@ reserve_finish_slow(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint64_t o,
 
 			memcpy(p, &h, sizeof(h));
 		} else {
-			struct rbf_record_header_ext h = {
-				(uint32_t)ts, id, RBF_REC_EXT,
-				(uint32_t)(ts >> 32), (uint32_t)len
-			};
+			struct rbf_record_header_ext h = { (uint32_t)ts, id,
+							   RBF_REC_EXT,
+							   (uint32_t)(ts >> 32),
+							   (uint32_t)len };
 
 			memcpy(p, &h, sizeof(h));
 		}
@@ -602,8 +602,7 @@ RBF_API int rbf_wctx_write(struct rbf_wctx *ctx, size_t off, const void *src,
 		memcpy((char *)ctx->data + off, src, n);
 		return 0;
 	}
-	return store_unaligned(ctx->priv_buf, ctx->priv_data_off + off, src,
-			       n);
+	return store_unaligned(ctx->priv_buf, ctx->priv_data_off + off, src, n);
 }
 
 /* memcpy without a call for the small payloads tracers write most. */
@@ -629,8 +628,9 @@ static inline void copy_small(void *dst, const void *src, size_t len)
 /* GCC cannot see that a successful do_reserve() filled the context. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-static inline __attribute__((always_inline)) int write_common(struct rbf_channel *ch, uint16_t id,
-			       const void *src, size_t len, uint64_t ts)
+static inline __attribute__((always_inline)) int
+write_common(struct rbf_channel *ch, uint16_t id, const void *src, size_t len,
+	     uint64_t ts)
 {
 	struct rbf_wctx ctx;
 	int ret;
@@ -642,9 +642,8 @@ static inline __attribute__((always_inline)) int write_common(struct rbf_channel
 		return ret;
 	if (rbf_likely(ctx.data != NULL)) {
 		copy_small(ctx.data, src, len);
-	} else if (rbf_unlikely(store_unaligned(ctx.priv_buf,
-						ctx.priv_data_off, src,
-						len))) {
+	} else if (rbf_unlikely(store_unaligned(ctx.priv_buf, ctx.priv_data_off,
+						src, len))) {
 		/* The device refused the payload.  The space must still be
 		 * committed (or the sub-buffer would never complete); the
 		 * event is delivered with whatever the device holds. */

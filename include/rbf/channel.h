@@ -191,7 +191,7 @@ struct rbf_channel_info {
  * Return: 0 or -EINVAL.
  */
 RBF_API int rbf_channel_get_info(struct rbf_channel *ch,
-			     struct rbf_channel_info *info);
+				 struct rbf_channel_info *info);
 
 /**
  * rbf_channel_ts_to_ns() - convert a timestamp of @ch to nanoseconds

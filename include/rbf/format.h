@@ -38,7 +38,7 @@
 extern "C" {
 #endif
 
-#define RBF_ALIGN(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define RBF_ALIGN(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
 
 #define RBF_REC_ALIGN 8
 #define RBF_REC_EXT 0x8000u

@@ -53,8 +53,8 @@ struct rbf_event {
  * Handles stay valid until rbf_channel_reap() or rbf_channel_destroy().
  * Return: the number of buffers (may exceed @cap), or -EINVAL.
  */
-RBF_API int rbf_channel_buffers(struct rbf_channel *ch, struct rbf_buffer **bufs,
-				size_t cap);
+RBF_API int rbf_channel_buffers(struct rbf_channel *ch,
+				struct rbf_buffer **bufs, size_t cap);
 
 /**
  * struct rbf_buffer_info - what a buffer is.
@@ -75,7 +75,8 @@ struct rbf_buffer_info {
 };
 
 /** rbf_buffer_get_info() - describe @buf.  Return: 0 or -EINVAL. */
-RBF_API int rbf_buffer_get_info(struct rbf_buffer *buf, struct rbf_buffer_info *info);
+RBF_API int rbf_buffer_get_info(struct rbf_buffer *buf,
+				struct rbf_buffer_info *info);
 
 /** rbf_buffer_stats() - statistics of one buffer.  Return: 0 or -EINVAL. */
 RBF_API int rbf_buffer_stats(struct rbf_buffer *buf, struct rbf_stats *st);
