@@ -228,6 +228,25 @@ static inline void leave(struct rbf_buffer *buf, uint32_t flags)
 static int reserve_switch(struct rbf_buffer *buf, uint64_t o, uint64_t begin,
 			  uint64_t ts, bool local);
 
+/* Store a record header into CPU memory: whole words, native order. */
+static inline void rec_header_store(char *p, bool ext, uint64_t ts, uint16_t id,
+				    size_t len)
+{
+	if (!ext) {
+		struct rbf_record_header h = { (uint32_t)ts, id,
+					       (uint16_t)len };
+
+		memcpy(p, &h, sizeof(h));
+	} else {
+		struct rbf_record_header_ext h = { (uint32_t)ts, id,
+						   RBF_REC_EXT,
+						   (uint32_t)(ts >> 32),
+						   (uint32_t)len };
+
+		memcpy(p, &h, sizeof(h));
+	}
+}
+
 /* Cold exits of do_reserve(), out of line to keep the fast path small. */
 static __attribute__((noinline, cold)) int reserve_fail(struct rbf_buffer *buf,
 							struct rbf_wctx *ctx,
@@ -390,19 +409,7 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 		char *p = buf->data +
 			  ((uint64_t)rbf_link_phys(link) << ch->subbuf_order) +
 			  (begin & sb_mask);
-		if (!ext) {
-			struct rbf_record_header h = { (uint32_t)ts, id,
-						       (uint16_t)len };
-
-			memcpy(p, &h, sizeof(h));
-		} else {
-			struct rbf_record_header_ext h = { (uint32_t)ts, id,
-							   RBF_REC_EXT,
-							   (uint32_t)(ts >> 32),
-							   (uint32_t)len };
-
-			memcpy(p, &h, sizeof(h));
-		}
+		rec_header_store(p, ext, ts, id, len);
 		ctx->data = p + hsz;
 		return 0;
 	}
@@ -483,19 +490,7 @@ reserve_finish_slow(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint64_t o,
 	if (buf->data) {
 		char *p = buf->data + doff;
 
-		if (hsz == RBF_REC_HDR_SIZE) {
-			struct rbf_record_header h = { (uint32_t)ts, id,
-						       (uint16_t)len };
-
-			memcpy(p, &h, sizeof(h));
-		} else {
-			struct rbf_record_header_ext h = { (uint32_t)ts, id,
-							   RBF_REC_EXT,
-							   (uint32_t)(ts >> 32),
-							   (uint32_t)len };
-
-			memcpy(p, &h, sizeof(h));
-		}
+		rec_header_store(p, hsz == RBF_REC_EXT_SIZE, ts, id, len);
 		ctx->data = p + hsz;
 	} else {
 		struct rbf_record_header_ext h;
