@@ -180,11 +180,11 @@ static int can_open(struct rbf_buffer *buf, uint64_t w)
 	return 0;
 }
 
-static inline uint64_t clock_now(const struct rbf_channel *ch)
+static inline uint64_t clock_now(enum rbf_clock clock)
 {
-	if (ch->clock == RBF_CLOCK_TSC)
+	if (clock == RBF_CLOCK_TSC)
 		return rbf_rdtsc_ordered();
-	if (ch->clock == RBF_CLOCK_MONOTONIC) {
+	if (clock == RBF_CLOCK_MONOTONIC) {
 		struct timespec t;
 
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -289,7 +289,8 @@ reserve_finish_slow(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint64_t o,
 
 static inline __attribute__((always_inline)) int
 do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
-	   size_t len, uint64_t ts_user)
+	   size_t len, uint64_t ts_user, const enum rbf_alloc alloc,
+	   const enum rbf_clock clock)
 {
 	struct rbf_buffer *buf;
 	struct rbf_ctl *ctl;
@@ -303,7 +304,7 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 		return reserve_einval(ctx);
 
 	rbf_rcu_read_lock();
-	if (ch->alloc == RBF_ALLOC_PER_THREAD) {
+	if (alloc == RBF_ALLOC_PER_THREAD) {
 		buf = rbf_thread_buffer(ch, &err);
 		if (rbf_unlikely(!buf))
 			return reserve_nobuf(ch, ctx, err);
@@ -325,7 +326,7 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 			flags |= RBF_WCTX_LOCAL;
 		}
 	} else {
-		if (ch->alloc == RBF_ALLOC_PER_CPU) {
+		if (alloc == RBF_ALLOC_PER_CPU) {
 			uint32_t cpu = (uint32_t)rbf_current_cpu();
 
 			/* A CPU hot-added after creation shares a buffer. */
@@ -354,13 +355,13 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 		uint64_t oin, prev;
 
 		o = RBF_LOAD(ctl->offset);
-		if (ch->clock == RBF_CLOCK_NONE) {
+		if (clock == RBF_CLOCK_NONE) {
 			ts = ts_user;
 			ext = true;
 		} else {
 			uint64_t last = RBF_LOAD(ctl->last_ts);
 
-			ts = clock_now(ch);
+			ts = clock_now(clock);
 			ext = ts - last >= (1ull << 32) || ts < last ||
 			      len > RBF_REC_COMPACT_MAX_LEN;
 		}
@@ -530,7 +531,8 @@ static inline __attribute__((always_inline)) int do_commit(struct rbf_wctx *ctx)
 RBF_API int rbf_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
 			uint16_t id, size_t len)
 {
-	return do_reserve(ch, ctx, id, len, 0);
+	return do_reserve(ch, ctx, id, len, 0, ch ? ch->alloc : 0,
+			  ch ? ch->clock : 0);
 }
 
 RBF_API int rbf_reserve_ts(struct rbf_channel *ch, struct rbf_wctx *ctx,
@@ -538,7 +540,7 @@ RBF_API int rbf_reserve_ts(struct rbf_channel *ch, struct rbf_wctx *ctx,
 {
 	if (!ch || ch->clock != RBF_CLOCK_NONE)
 		return -EINVAL;
-	return do_reserve(ch, ctx, id, len, ts);
+	return do_reserve(ch, ctx, id, len, ts, ch->alloc, RBF_CLOCK_NONE);
 }
 
 RBF_API int rbf_commit(struct rbf_wctx *ctx)
@@ -625,14 +627,15 @@ static inline void copy_small(void *dst, const void *src, size_t len)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 static inline __attribute__((always_inline)) int
 write_common(struct rbf_channel *ch, uint16_t id, const void *src, size_t len,
-	     uint64_t ts)
+	     uint64_t ts, const enum rbf_alloc alloc,
+	     const enum rbf_clock clock)
 {
 	struct rbf_wctx ctx;
 	int ret;
 
 	if (rbf_unlikely(!src && len))
 		return -EINVAL;
-	ret = do_reserve(ch, &ctx, id, len, ts);
+	ret = do_reserve(ch, &ctx, id, len, ts, alloc, clock);
 	if (rbf_unlikely(ret))
 		return ret;
 	if (rbf_likely(ctx.data != NULL)) {
@@ -648,10 +651,60 @@ write_common(struct rbf_channel *ch, uint16_t id, const void *src, size_t len,
 	return do_commit(&ctx);
 }
 
+/*
+ * One specialized copy of the write path per allocation mode and clock: the
+ * channel's constant configuration then folds away, and each copy keeps only
+ * its own state in registers.  rbf_write() picks one with direct calls.
+ */
+#define RBF_WRITE_VARIANT(name, a, c)                                          \
+	static __attribute__((noinline)) int name(struct rbf_channel *ch,      \
+						  uint16_t id,                 \
+						  const void *src, size_t len, \
+						  uint64_t ts)                 \
+	{                                                                      \
+		return write_common(ch, id, src, len, ts, a, c);               \
+	}
+
+RBF_WRITE_VARIANT(write_cpu_none, RBF_ALLOC_PER_CPU, RBF_CLOCK_NONE)
+RBF_WRITE_VARIANT(write_cpu_tsc, RBF_ALLOC_PER_CPU, RBF_CLOCK_TSC)
+RBF_WRITE_VARIANT(write_cpu_mono, RBF_ALLOC_PER_CPU, RBF_CLOCK_MONOTONIC)
+RBF_WRITE_VARIANT(write_thr_none, RBF_ALLOC_PER_THREAD, RBF_CLOCK_NONE)
+RBF_WRITE_VARIANT(write_thr_tsc, RBF_ALLOC_PER_THREAD, RBF_CLOCK_TSC)
+RBF_WRITE_VARIANT(write_thr_mono, RBF_ALLOC_PER_THREAD, RBF_CLOCK_MONOTONIC)
+RBF_WRITE_VARIANT(write_glb_none, RBF_ALLOC_GLOBAL, RBF_CLOCK_NONE)
+RBF_WRITE_VARIANT(write_glb_tsc, RBF_ALLOC_GLOBAL, RBF_CLOCK_TSC)
+RBF_WRITE_VARIANT(write_glb_mono, RBF_ALLOC_GLOBAL, RBF_CLOCK_MONOTONIC)
+
+static inline int write_dispatch(struct rbf_channel *ch, uint16_t id,
+				 const void *src, size_t len, uint64_t ts)
+{
+	if (ch->alloc == RBF_ALLOC_PER_THREAD) {
+		if (ch->clock == RBF_CLOCK_NONE)
+			return write_thr_none(ch, id, src, len, ts);
+		if (ch->clock == RBF_CLOCK_TSC)
+			return write_thr_tsc(ch, id, src, len, ts);
+		return write_thr_mono(ch, id, src, len, ts);
+	}
+	if (ch->alloc == RBF_ALLOC_PER_CPU) {
+		if (ch->clock == RBF_CLOCK_NONE)
+			return write_cpu_none(ch, id, src, len, ts);
+		if (ch->clock == RBF_CLOCK_TSC)
+			return write_cpu_tsc(ch, id, src, len, ts);
+		return write_cpu_mono(ch, id, src, len, ts);
+	}
+	if (ch->clock == RBF_CLOCK_NONE)
+		return write_glb_none(ch, id, src, len, ts);
+	if (ch->clock == RBF_CLOCK_TSC)
+		return write_glb_tsc(ch, id, src, len, ts);
+	return write_glb_mono(ch, id, src, len, ts);
+}
+
 RBF_API int rbf_write(struct rbf_channel *ch, uint16_t id, const void *src,
 		      size_t len)
 {
-	return write_common(ch, id, src, len, 0);
+	if (rbf_unlikely(!ch))
+		return -EINVAL;
+	return write_dispatch(ch, id, src, len, 0);
 }
 
 RBF_API int rbf_write_ts(struct rbf_channel *ch, uint16_t id, const void *src,
@@ -659,7 +712,7 @@ RBF_API int rbf_write_ts(struct rbf_channel *ch, uint16_t id, const void *src,
 {
 	if (!ch || ch->clock != RBF_CLOCK_NONE)
 		return -EINVAL;
-	return write_common(ch, id, src, len, ts);
+	return write_dispatch(ch, id, src, len, ts);
 }
 #pragma GCC diagnostic pop
 
@@ -683,7 +736,7 @@ int rbf_switch_close(struct rbf_buffer *buf)
 		if (oin == 0)
 			return 0; /* closed by its last writer already */
 		ts = ch->clock == RBF_CLOCK_NONE ? RBF_LOAD(ctl->last_ts) :
-						   clock_now(ch);
+						   clock_now(ch->clock);
 		if (rbf_shared_cmpxchg(&ctl->offset, o,
 				       o + (ch->subbuf_size - oin)) != o)
 			continue;

@@ -817,6 +817,7 @@ struct st_run {
 	atomic_int stop_writers;
 	atomic_int stop_readers;
 	atomic_ulong signals;
+	atomic_ulong deepest_ok;	/* successful writes at the last level */
 	uint64_t t_begin;
 	pthread_mutex_t lock;		/* bufs, errors */
 	struct st_bufstate *bufs[ST_MAX_BUFS];
@@ -991,6 +992,8 @@ static inline void st_write_one(struct st_writer *w, unsigned int level)
 		return;
 	}
 	s->next++;
+	if (level == ST_LEVELS - 1)
+		atomic_fetch_add(&w->run->deepest_ok, 1);
 }
 
 static inline void st_handler(int sig)
@@ -1474,11 +1477,13 @@ static inline void st_run(const struct st_cfg *cfg, struct st_result *res)
 
 	deadline = th_now_ns() + (uint64_t)(cfg->seconds * 1e9);
 	/*
-	 * Overwrite runs must wrap the ring many times to prove anything.
-	 * On an overloaded machine (sanitizers, parallel tests) a writer
-	 * preempted between reserve and commit legitimately blocks a ring
-	 * for a while (-EBUSY); keep running until enough sub-buffers were
-	 * decided, up to 20 times the budget.
+	 * A run must exercise what the test asserts: signals delivered, a
+	 * write that succeeded at the deepest nesting level, and in
+	 * overwrite mode many wraps of the ring.  On an overloaded machine
+	 * (sanitizers, parallel tests) threads can go unscheduled for a
+	 * whole short slice, and a writer preempted between reserve and
+	 * commit legitimately blocks a ring for a while (-EBUSY); so keep
+	 * running until all of that happened, up to 20 times the budget.
 	 */
 	hard_deadline = deadline + (uint64_t)(cfg->seconds * 19e9);
 	for (;;) {
@@ -1488,12 +1493,19 @@ static inline void st_run(const struct st_cfg *cfg, struct st_result *res)
 		if (now >= hard_deadline)
 			break;
 		if (now >= deadline) {
-			if (cfg->mode != RBF_MODE_OVERWRITE)
-				break;
-			rs.size = sizeof(rs);
-			if (rbf_channel_stats(run->ch, &rs) == 0 &&
-			    rs.subbufs_read + rs.subbufs_overwritten >=
-				    4ull * cfg->num_subbuf)
+			/* Until what the test asserts was exercised. */
+			int done = cfg->no_storm ||
+				   (atomic_load(&run->signals) >= 100 &&
+				    atomic_load(&run->deepest_ok) > 0);
+
+			if (done && cfg->mode == RBF_MODE_OVERWRITE) {
+				rs.size = sizeof(rs);
+				done = rbf_channel_stats(run->ch, &rs) == 0 &&
+				       rs.subbufs_read +
+						       rs.subbufs_overwritten >=
+					       4ull * cfg->num_subbuf;
+			}
+			if (done)
 				break;
 		}
 		th_sleep_us(10000);
