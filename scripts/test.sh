@@ -9,14 +9,16 @@
 # 2. build-asan/  ../configure --enable-werror --enable-sanitizers; make check
 #                 (ASan + UBSan; LeakSanitizer when it can run here)
 # 3. build/       make torture TORTURE_SECONDS=${TORTURE_SECONDS:-90}
-# 4. build/       make distcheck, only when RBF_DISTCHECK=1
-# 5. clang-format check of include/ frontend/ backends/ (report only,
+# 4. tests/model/run.sh: SPIN model check of the head-flag protocol, when
+#    spin is installed (about 30 s)
+# 5. build/       make distcheck, only when RBF_DISTCHECK=1
+# 6. clang-format check of include/ frontend/ backends/ (report only,
 #    unless RBF_FORMAT_STRICT=1)
 #
 # The last line printed is "N passed, N failed": the test cases that
-# passed and failed (or errored) in both test suites, the torture run
-# and distcheck counting as one case each.  The exit status is non-zero
-# when anything failed.
+# passed and failed (or errored) in both test suites, the torture run,
+# the model check and distcheck counting as one case each.  The exit
+# status is non-zero when anything failed.
 #
 # Environment: JOBS (make -j, default 2), TORTURE_SECONDS (default 90),
 # RBF_DISTCHECK=1, RBF_FORMAT_STRICT=1, RBF_SKIP_ASAN=1.
@@ -148,6 +150,23 @@ if [ "$built" = yes ]; then
 		problem "make torture failed"
 		failed=$((failed + 1))
 	fi
+fi
+
+# ---------------------------------------------------------------------
+banner "model check: tests/model/run.sh (SPIN)"
+if command -v spin >/dev/null 2>&1; then
+	model_rc=0
+	bash tests/model/run.sh || model_rc=$?
+	if [ "$model_rc" -eq 0 ]; then
+		passed=$((passed + 1))
+	elif [ "$model_rc" -eq 77 ]; then
+		echo "NOTICE: model check skipped (exit status 77)"
+	else
+		problem "model check failed (tests/model/run.sh)"
+		failed=$((failed + 1))
+	fi
+else
+	echo "NOTICE: spin not installed: model check skipped"
 fi
 
 # ---------------------------------------------------------------------
