@@ -77,7 +77,8 @@
 #define RSZ_FIXED(id, k)	((((id == 0 -> W0PAT : W1PAT) >> (k)) & 1) + 1)
 
 #ifndef PROBE
-#define PROBE	0	/* n > 0: fail when scenario n is reached (coverage) */
+#define PROBE	0	/* n > 0: fail when scenario n is reached (coverage;
+			 * the scenarios are listed in README.md) */
 #endif
 #define REACHED(n)	assert(PROBE != (n))
 #ifndef LOCKFREE
