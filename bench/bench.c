@@ -14,9 +14,16 @@
  *    fails for want of a reader (failures are counted anyway and a run with
  *    failures is flagged);
  *  - rbf_reserve() + memcpy + rbf_commit() for one configuration;
+ *  - the same write path on the mmap-file backend (the ring in a file, in
+ *    $RBF_BENCH_DIR or /tmp), with durability none and sub-buffer, as a
+ *    ratio to the page backend's row of the same run;
  *  - the reader: sub-buffer exchanges (rbf_subbuf_get/put) per second while a
  *    writer thread fills a discard-mode buffer, and events per second of
- *    rbf_buffer_consume() / rbf_channel_consume() on a pre-filled buffer.
+ *    rbf_buffer_consume() / rbf_channel_consume() on a pre-filled buffer;
+ *  - the drain: a writer thread fills an mmap-file channel as fast as it
+ *    can while the main thread appends completed sub-buffers to a trace
+ *    directory (rbf_mmap_file_drain), then dd writes as many bytes to the
+ *    same file system: MB/s of both, and the events the writer lost.
  *
  * Each figure is the median of R runs (min and max shown).  For 2 threads,
  * ns/event is the cost per write seen by each thread, and "scale" is the
@@ -31,6 +38,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -39,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -411,6 +420,73 @@ static double *memo_slot(const char *key)
 	return &memo[nr_memo++].rate;
 }
 
+/* ---- backends: the write path on the mmap-file backend ---- */
+
+enum bench_be { BE_PAGE, BE_MMAP_FILE, BE_MMAP_FILE_SYNC };
+static const char *const be_prefix[] = { "", "mmap-file/", "mmap-file+sync/" };
+static enum bench_be bench_be; /* backend of the next channels */
+static char bench_dir[256]; /* files of the mmap-file channels */
+static unsigned int bench_files;
+static struct rbf_mmap_file_config bench_mmf;
+static char bench_path[300];
+
+static int bench_dir_init(void)
+{
+	const char *base = getenv("RBF_BENCH_DIR");
+
+	if (bench_dir[0])
+		return 0;
+	snprintf(bench_dir, sizeof(bench_dir), "%s/rbf-bench-XXXXXX",
+		 base ? base : "/tmp");
+	if (!mkdtemp(bench_dir)) {
+		fprintf(stderr, "rbf_bench: mkdtemp %s: %s\n", bench_dir,
+			strerror(errno));
+		bench_dir[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void bench_dir_cleanup(void)
+{
+	char cmd[300];
+
+	if (!bench_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", bench_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "rbf_bench: could not remove %s\n", bench_dir);
+}
+
+/* Point @attr at the backend of the run (a fresh file for mmap-file). */
+static void bench_attr_backend(struct rbf_channel_attr *attr,
+			       enum rbf_durability dur)
+{
+	if (bench_be == BE_PAGE)
+		return;
+	rbf_mmap_file_config_init(&bench_mmf);
+	snprintf(bench_path, sizeof(bench_path), "%s/ring-%u.rbf", bench_dir,
+		 bench_files++);
+	bench_mmf.path = bench_path;
+	bench_mmf.durability =
+		bench_be == BE_MMAP_FILE_SYNC ? RBF_DURABLE_SUBBUF : dur;
+	attr->backend = &rbf_backend_mmap_file;
+	attr->backend_config = &bench_mmf;
+}
+
+/* The page-backend result of the same configuration, for the ratio. */
+static const struct result *page_result(const char *name)
+{
+	const char *rest = strchr(name, '/');
+	int i;
+
+	for (i = 0; rest && i < nr_results; i++)
+		if (!strcmp(results[i].kind, "write") &&
+		    !strcmp(strchr(results[i].config, '/'), rest))
+			return &results[i];
+	return NULL;
+}
+
 static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 			enum rbf_clock clk, size_t len, int nthreads)
 {
@@ -426,9 +502,12 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 	struct result *r;
 	int i, run, ret;
 
-	snprintf(key, sizeof(key), "%s/%s/%s/%zuB",
-		 kind == WK_WRITE ? "write" : "reserve", alloc_name[alloc],
-		 clock_name[clk], len);
+	/* "write/..." on the page backend, "mmap-file/..." on a file. */
+	snprintf(key, sizeof(key), "%s%s/%s/%zuB",
+		 bench_be != BE_PAGE ? be_prefix[bench_be] :
+		 kind == WK_WRITE    ? "write/" :
+				       "reserve/",
+		 alloc_name[alloc], clock_name[clk], len);
 	snprintf(name, sizeof(name), "%s/%dT", key, nthreads);
 	if (!selected(name))
 		return;
@@ -439,6 +518,7 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 	attr.mode = RBF_MODE_OVERWRITE;
 	attr.alloc = alloc;
 	attr.clock = clk;
+	bench_attr_backend(&attr, RBF_DURABLE_NONE);
 	ret = rbf_channel_create(&attr, &ch);
 	if (ret == -ENOTSUP) {
 		printf("%-36s  skipped (clock not supported here)\n", name);
@@ -479,7 +559,10 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 	}
 	calls += (uint64_t)nthreads * 8 * BATCH; /* warm-up writes */
 
-	r = new_result(kind == WK_WRITE ? "write" : "reserve", name);
+	r = new_result(bench_be != BE_PAGE ? "mmap-file" :
+		       kind == WK_WRITE	   ? "write" :
+					     "reserve",
+		       name);
 	r->alloc = alloc_name[alloc];
 	r->clock = clock_name[clk];
 	r->payload = (int)len;
@@ -489,6 +572,12 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 	summarize(agg, opt_runs, &med_rate, &dummy, &dummy);
 	r->rate = med_rate;
 	r->ratio = r->ns / floor_ns[len > 8];
+	if (bench_be != BE_PAGE) {
+		/* Against the page backend, same configuration, same run. */
+		const struct result *pg = page_result(name);
+
+		r->ratio = pg && pg->ns > 0 ? r->ns / pg->ns : 0;
+	}
 	for (i = 0; i < nthreads; i++) {
 		if (jobs[i].err < 0) {
 			fprintf(stderr, "%s: rbf_thread_prepare: %s\n", name,
@@ -538,8 +627,14 @@ static void bench_write(enum write_kind kind, enum rbf_alloc alloc,
 		r->scale = med_rate / *slot;
 
 	/* Targets. */
-	if (kind == WK_WRITE && clk == RBF_CLOCK_NONE && len == 8 &&
-	    nthreads == 1 && alloc == RBF_ALLOC_PER_THREAD) {
+	if (bench_be != BE_PAGE) {
+		if (bench_be == BE_MMAP_FILE && r->ratio > 0) {
+			r->target = "<= 1.10x page";
+			r->tkind = 'r';
+			r->pass = r->ratio <= 1.10;
+		}
+	} else if (kind == WK_WRITE && clk == RBF_CLOCK_NONE && len == 8 &&
+		   nthreads == 1 && alloc == RBF_ALLOC_PER_THREAD) {
 		r->target = "<= 3x floor";
 		r->tkind = 'r';
 		r->pass = r->ratio <= 3.0;
@@ -682,6 +777,125 @@ static void bench_exchange(enum rbf_alloc alloc, uint32_t subbuf_size)
 	       job.ok + job.fails ? 100.0 * (double)job.fails /
 					    (double)(job.ok + job.fails) :
 				    0.0);
+}
+
+/* ---- drain: mmap-file ring -> trace directory, against dd ---- */
+
+static void bench_drain(void)
+{
+	const char *name = "drain/mmap-file/per-thread/64B/1MiBx8";
+	struct rbf_channel_attr attr;
+	struct rbf_drain_stats ds;
+	struct rbf_channel *ch;
+	struct rbf_stats st;
+	pthread_barrier_t bar;
+	pthread_t tid;
+	struct rjob job;
+	char tdir[300], cmd[700];
+	uint64_t start, t, deadline, mib, d0, d1;
+	struct result *r;
+	double dd_mbps;
+	int ret, dfd;
+
+	if (!selected(name) || bench_dir_init())
+		return;
+	rbf_channel_attr_init(&attr);
+	attr.subbuf_size = 1 << 20;
+	attr.num_subbuf = 8;
+	attr.mode = RBF_MODE_DISCARD;
+	attr.alloc = RBF_ALLOC_PER_THREAD;
+	bench_be = BE_MMAP_FILE;
+	bench_attr_backend(&attr, RBF_DURABLE_NONE);
+	bench_be = BE_PAGE;
+	ret = rbf_channel_create(&attr, &ch);
+	if (ret < 0) {
+		fprintf(stderr, "%s: rbf_channel_create: %s\n", name,
+			strerror(-ret));
+		errors++;
+		return;
+	}
+	snprintf(tdir, sizeof(tdir), "%s/trace-%u", bench_dir, bench_files++);
+	if (mkdir(tdir, 0755) ||
+	    (dfd = open(tdir, O_RDONLY | O_DIRECTORY)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", name, tdir, strerror(errno));
+		rbf_channel_destroy(ch);
+		errors++;
+		return;
+	}
+	memset(&ds, 0, sizeof(ds));
+	ds.size = sizeof(ds);
+	memset(&job, 0, sizeof(job));
+	job.ch = ch;
+	job.bar = &bar;
+	job.cpu = cpus[0];
+	atomic_init(&job.stop, false);
+	pthread_barrier_init(&bar, NULL, 2);
+	start_thread(&tid, fill_thread, &job);
+	pin_self(nr_cpus > 1 ? cpus[1] : cpus[0]);
+	pthread_barrier_wait(&bar);
+	start = now_ns();
+	deadline = start + (uint64_t)(opt_reader_s * 2e9);
+	do {
+		ret = rbf_mmap_file_drain(ch, dfd, &ds);
+		if (ret < 0) {
+			fprintf(stderr, "%s: drain: %s\n", name,
+				strerror(-ret));
+			errors++;
+			break;
+		}
+		if (ret == 0 && nr_cpus < 2)
+			sched_yield();
+	} while (now_ns() < deadline);
+	t = now_ns();
+	atomic_store(&job.stop, true);
+	pthread_join(tid, NULL);
+	pthread_barrier_destroy(&bar);
+	rbf_channel_flush(ch);
+	rbf_mmap_file_drain(ch, dfd, &ds);
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	rbf_channel_stats(ch, &st);
+	rbf_channel_destroy(ch);
+	close(dfd);
+
+	/* dd writing as many bytes to the same file system. */
+	mib = (ds.bytes + (1u << 20) - 1) >> 20;
+	snprintf(cmd, sizeof(cmd),
+		 "dd if=/dev/zero of='%s/dd.out' bs=1M count=%llu status=none",
+		 tdir, (unsigned long long)(mib ? mib : 1));
+	d0 = now_ns();
+	ret = system(cmd);
+	d1 = now_ns();
+	dd_mbps = ret == 0 ? (double)(mib << 20) * 1e3 / (double)(d1 - d0) : 0;
+	if (ret != 0)
+		fprintf(stderr, "%s: dd failed (%d)\n", name, ret);
+
+	r = new_result("drain", name);
+	r->alloc = alloc_name[RBF_ALLOC_PER_THREAD];
+	r->clock = clock_name[RBF_CLOCK_MONOTONIC];
+	r->payload = 64;
+	r->threads = 2;
+	r->mbps = (double)ds.bytes * 1e3 / (double)(t - start);
+	r->rate = (double)ds.subbufs * 1e9 / (double)(t - start);
+	r->ns = ds.events ? (double)(t - start) / (double)ds.events : 0;
+	r->min = r->max = r->ns;
+	r->ratio = dd_mbps > 0 ? r->mbps / dd_mbps : 0;
+	r->failures = st.lost_total;
+	r->acct_ok = st.written ==
+		     st.read + st.overwritten + st.lost_total + st.buffered;
+	printf("%-36s  %8.1f MB/s drained (%llu sub-buffers, %llu by "
+	       "copy_file_range/splice)\n"
+	       "%-36s  %8.1f MB/s dd, same bytes, same file system: drain/dd "
+	       "%.2fx\n"
+	       "%-36s  writer %.1f Mev/s, lost %llu of %llu (%.2f%%: full)%s\n",
+	       name, r->mbps, (unsigned long long)ds.subbufs,
+	       (unsigned long long)ds.zero_copy, "", dd_mbps, r->ratio, "",
+	       (double)st.written * 1e3 / (double)(t - start),
+	       (unsigned long long)st.lost_total,
+	       (unsigned long long)st.written,
+	       st.written ? 100.0 * (double)st.lost_total / (double)st.written :
+			    0.0,
+	       r->acct_ok ? "" : "  ACCOUNTING MISMATCH");
 }
 
 /* ---- reader: consume ---- */
@@ -968,6 +1182,34 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* The mmap-file backend: the same write path, ring in a file. */
+	if (bench_dir_init() == 0) {
+		static const enum rbf_alloc fa[] = { RBF_ALLOC_PER_THREAD,
+						     RBF_ALLOC_PER_CPU };
+
+		printf("\nmmap-file backend (/page: against the page backend "
+		       "row above; files in %s)\n",
+		       bench_dir);
+		for (a = 0; a < 2; a++) {
+			for (c = RBF_CLOCK_MONOTONIC; c <= RBF_CLOCK_NONE;
+			     c += RBF_CLOCK_NONE) {
+				int b;
+
+				for (b = BE_MMAP_FILE; b <= BE_MMAP_FILE_SYNC;
+				     b++) {
+					bench_be = (enum bench_be)b;
+					first = nr_results;
+					bench_write(WK_WRITE, fa[a],
+						    (enum rbf_clock)c, 8, 1);
+					if (nr_results > first)
+						print_row(&results[first]);
+					fflush(stdout);
+				}
+			}
+		}
+		bench_be = BE_PAGE;
+	}
+
 	/* The reader. */
 	printf("\n");
 	bench_exchange(RBF_ALLOC_GLOBAL, 64 * 1024);
@@ -977,6 +1219,8 @@ int main(int argc, char **argv)
 	bench_consume(false, 8);
 	bench_consume(false, 64);
 	bench_consume(true, 8);
+	bench_drain();
+	bench_dir_cleanup();
 
 	/* Targets summary. */
 	printf("\ntargets:\n");

@@ -76,27 +76,109 @@ static void ctl_init(struct rbf_channel *ch, struct rbf_ctl *ctl, uint32_t id)
 	ctl->held = 0;
 }
 
+/*
+ * Is @ctl (@ctl_size bytes available) a valid control block of a buffer of
+ * @ch?  Checks everything the frontend indexes with: geometry, array
+ * offsets, phys indices (each sub-buffer exactly once), reader state.
+ */
+int rbf_ctl_check(const struct rbf_channel *ch, const struct rbf_ctl *ctl,
+		  uint64_t ctl_size)
+{
+	uint64_t need = rbf_ctl_size(ch->num_subbuf);
+	uint64_t seen[(RBF_NUM_SUBBUF_MAX + 1 + 63) / 64];
+	const uint64_t *links;
+	uint32_t i, nr_data = ch->num_subbuf + 1;
+	uint16_t one = 1;
+
+	if (ctl_size < need || ctl->magic != RBF_CTL_MAGIC ||
+	    ctl->layout_version != RBF_CTL_LAYOUT_VERSION ||
+	    ctl->word_size != sizeof(void *) ||
+	    ctl->byte_order != (*(uint8_t *)&one ? RBF_BYTE_ORDER_LE :
+						   RBF_BYTE_ORDER_BE) ||
+	    ctl->ctl_size != need || ctl->subbuf_size != ch->subbuf_size ||
+	    ctl->num_subbuf != ch->num_subbuf || ctl->nr_data != nr_data ||
+	    ctl->mode != (uint32_t)ch->mode ||
+	    ctl->clock != (uint32_t)ch->clock ||
+	    ctl->link_off != sizeof(struct rbf_ctl) ||
+	    ctl->commit_off != sizeof(struct rbf_ctl) +
+				       RBF_ALIGN((uint64_t)ch->num_subbuf * 8,
+						 (uint64_t)RBF_CACHELINE))
+		return -EINVAL;
+	memset(seen, 0, sizeof(seen));
+	links = (const uint64_t *)((const char *)ctl + ctl->link_off);
+	for (i = 0; i <= ch->num_subbuf + 1; i++) {
+		uint64_t phys;
+
+		if (i < ch->num_subbuf)
+			phys = rbf_link_phys(RBF_LOAD(links[i]));
+		else if (i == ch->num_subbuf)
+			phys = RBF_LOAD(ctl->spare);
+		else if (RBF_LOAD(ctl->held))
+			phys = RBF_LOAD(ctl->held) - 1ull;
+		else
+			continue;
+		if (phys == UINT32_MAX && i == ch->num_subbuf)
+			continue; /* spare lent out: held names it */
+		if (phys >= nr_data || (seen[phys / 64] >> (phys % 64)) & 1)
+			return -EINVAL;
+		seen[phys / 64] |= 1ull << (phys % 64);
+	}
+	return 0;
+}
+
+/* The host part of a buffer (its struct, then @extra bytes: a control
+ * block kept in host memory), mmap'ed and zero-filled. */
+static struct rbf_buffer *buffer_new(struct rbf_channel *ch, uint32_t id,
+				     int cpu, int tid, size_t extra)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t host = RBF_ALIGN(RBF_ALIGN(sizeof(struct rbf_buffer),
+					  (size_t)RBF_CACHELINE) +
+					extra,
+				page);
+	struct rbf_buffer *buf = rbf_host_alloc(host);
+
+	if (!buf)
+		return NULL;
+	buf->host_size = host;
+	buf->ch = ch;
+	buf->id = id;
+	buf->cpu = cpu;
+	buf->tid = tid;
+	return buf;
+}
+
+/*
+ * A control block from a previous writer that closed its channel cleanly:
+ * no write is in flight.  A sub-buffer its reader held and never gave back
+ * counts as read (its events were counted when it was taken); it becomes
+ * the spare again.
+ */
+static void ctl_reopen(struct rbf_ctl *ctl)
+{
+	ctl->wr_nest = 0;
+	ctl->flush_req = 0;
+	if (ctl->held) {
+		ctl->spare = ctl->held - 1;
+		ctl->held = 0;
+	}
+}
+
 int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu, int tid,
 		      struct rbf_buffer **out)
 {
 	struct rbf_backend_geom geom;
 	struct rbf_buffer *buf;
 	uint64_t ctl_size = rbf_ctl_size(ch->num_subbuf);
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t head = RBF_ALIGN(sizeof(*buf), (size_t)RBF_CACHELINE);
 	bool be_ctl = (ch->be->flags & RBF_BACKEND_F_CTL) != 0;
-	size_t host = head + (be_ctl ? 0 : (size_t)ctl_size);
+	size_t host;
 	int ret;
 
-	host = RBF_ALIGN(host, page);
-	buf = rbf_host_alloc(host); /* zero-filled */
+	buf = buffer_new(ch, id, cpu, tid, be_ctl ? 0 : (size_t)ctl_size);
 	if (!buf)
 		return -ENOMEM;
-	buf->host_size = host;
-	buf->ch = ch;
-	buf->id = id;
-	buf->cpu = cpu;
-	buf->tid = tid;
+	host = buf->host_size;
 	buf->ctl_from_backend = be_ctl;
 
 	memset(&geom, 0, sizeof(geom));
@@ -130,7 +212,49 @@ int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu, int tid,
 		return -EINVAL;
 	}
 	buf->local = ch->alloc == RBF_ALLOC_PER_THREAD && ch->local_ok;
-	ctl_init(ch, buf->ctl, id);
+	if (buf->mem.flags & RBF_BACKEND_MEM_CTL_VALID) {
+		/* A reopened file: continue where the last writer stopped. */
+		ret = rbf_ctl_check(ch, buf->ctl, ctl_size);
+		if (ret) {
+			ch->be->buffer_free(ch->be_priv, &buf->mem);
+			rbf_host_free(buf, host);
+			return ret;
+		}
+		ctl_reopen(buf->ctl);
+	} else {
+		ctl_init(ch, buf->ctl, id);
+	}
+	buf->links = rbf_ctl_links(buf->ctl);
+	buf->commits = rbf_ctl_commits(buf->ctl);
+	*out = buf;
+	return 0;
+}
+
+/*
+ * A buffer around memory that already holds one (a file attached by a
+ * reader process): nothing is allocated from the backend and the control
+ * block is only checked.  rbf_buffer_destroy() hands @mem to the
+ * channel's backend's buffer_free.
+ */
+int rbf_buffer_wrap(struct rbf_channel *ch, uint32_t id, int cpu, int tid,
+		    const struct rbf_backend_mem *mem, struct rbf_buffer **out)
+{
+	struct rbf_buffer *buf;
+	int ret;
+
+	if (!mem->ctl || !mem->data)
+		return -EINVAL;
+	ret = rbf_ctl_check(ch, mem->ctl, rbf_ctl_size(ch->num_subbuf));
+	if (ret)
+		return ret;
+	buf = buffer_new(ch, id, cpu, tid, 0);
+	if (!buf)
+		return -ENOMEM;
+	buf->ctl_from_backend = true;
+	buf->mem = *mem;
+	buf->ctl = mem->ctl;
+	buf->data = mem->data;
+	buf->local = false;
 	buf->links = rbf_ctl_links(buf->ctl);
 	buf->commits = rbf_ctl_commits(buf->ctl);
 	*out = buf;

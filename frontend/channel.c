@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <urcu/urcu-bp.h>
 
@@ -96,10 +97,49 @@ static int attr_check(const struct rbf_channel_attr *attr)
 	return 0;
 }
 
-static void list_push(struct rbf_channel *ch, struct rbf_buffer *buf)
+void rbf_channel_list_push(struct rbf_channel *ch, struct rbf_buffer *buf)
 {
 	buf->next = ch->list;
 	rcu_assign_pointer(ch->list, buf);
+}
+
+struct rbf_channel *rbf_channel_alloc(void)
+{
+	struct rbf_channel *ch = calloc(1, sizeof(*ch));
+
+	if (!ch)
+		return NULL;
+	ch->uid = uatomic_add_return(&next_uid, 1);
+	pthread_mutex_init(&ch->rlock, NULL);
+	return ch;
+}
+
+/* Geometry, modes and clock; attributes already checked.  @clock_freq:
+ * the frequency of a TSC clock read from a file (0: measure it here). */
+int rbf_channel_setup(struct rbf_channel *ch, uint32_t subbuf_size,
+		      uint32_t num_subbuf, enum rbf_mode mode,
+		      enum rbf_alloc alloc, enum rbf_clock clock,
+		      uint64_t clock_freq)
+{
+	ch->subbuf_size = subbuf_size;
+	ch->subbuf_order = log2u(subbuf_size);
+	ch->num_subbuf = num_subbuf;
+	ch->num_order = log2u(num_subbuf);
+	ch->sb_mask = (uint64_t)subbuf_size - 1;
+	ch->slot_mask = num_subbuf - 1;
+	ch->mode = mode;
+	ch->alloc = alloc;
+	ch->clock = clock;
+	ch->max_nesting = RBF_NESTING_DEFAULT;
+	/* The largest record (extended header) after the sub-buffer header. */
+	ch->max_payload = ch->subbuf_size - RBF_SB_HDR_SIZE - RBF_REC_EXT_SIZE;
+	if (clock_freq) {
+		ch->clock_freq = clock_freq;
+		ch->tsc_ns_mult =
+			clock == RBF_CLOCK_TSC ? 1e9 / (double)clock_freq : 1.0;
+		return 0;
+	}
+	return 0;
 }
 
 static void free_buffers(struct rbf_channel *ch)
@@ -126,6 +166,30 @@ static void channel_free(struct rbf_channel *ch)
 static int channel_create(const struct rbf_channel_attr *attr,
 			  struct rbf_channel **out);
 
+/* What a backend learns about the channel it serves. */
+static void channel_describe(const struct rbf_channel *ch, uint32_t nbuf,
+			     struct rbf_backend_chan *bc)
+{
+	struct timespec rt;
+	uint64_t now;
+
+	memset(bc, 0, sizeof(*bc));
+	bc->subbuf_size = ch->subbuf_size;
+	bc->num_subbuf = ch->num_subbuf;
+	bc->mode = ch->mode;
+	bc->alloc = ch->alloc;
+	bc->clock = ch->clock;
+	bc->nr_buffers = nbuf;
+	bc->ctl_size = rbf_ctl_size(ch->num_subbuf);
+	bc->clock_freq = ch->clock_freq;
+	now = rbf_channel_ts_to_ns(ch, rbf_clock_read_slow(ch));
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (ch->clock != RBF_CLOCK_NONE)
+		bc->clock_offset_ns =
+			(int64_t)((uint64_t)rt.tv_sec * 1000000000ull +
+				  (uint64_t)rt.tv_nsec - now);
+}
+
 RBF_API int rbf_channel_create(const struct rbf_channel_attr *attr,
 			       struct rbf_channel **out)
 {
@@ -149,26 +213,16 @@ static int channel_create(const struct rbf_channel_attr *attr,
 	if (ret)
 		return ret;
 
-	ch = calloc(1, sizeof(*ch));
+	ch = rbf_channel_alloc();
 	if (!ch)
 		return -ENOMEM;
-	ch->uid = uatomic_add_return(&next_uid, 1);
-	ch->subbuf_size = attr->subbuf_size;
-	ch->subbuf_order = log2u(attr->subbuf_size);
-	ch->num_subbuf = attr->num_subbuf;
-	ch->num_order = log2u(attr->num_subbuf);
-	ch->sb_mask = (uint64_t)attr->subbuf_size - 1;
-	ch->slot_mask = attr->num_subbuf - 1;
-	ch->mode = attr->mode;
-	ch->alloc = attr->alloc;
-	ch->clock = attr->clock;
+	rbf_channel_setup(ch, attr->subbuf_size, attr->num_subbuf, attr->mode,
+			  attr->alloc, attr->clock, 0);
 	ch->max_nesting = attr->max_nesting ? attr->max_nesting :
 					      RBF_NESTING_DEFAULT;
-	/* The largest record (extended header) after the sub-buffer header. */
-	ch->max_payload = ch->subbuf_size - RBF_SB_HDR_SIZE - RBF_REC_EXT_SIZE;
 	ch->be = attr->backend ? attr->backend : &rbf_backend_page;
 	ch->cpu_direct = (ch->be->flags & RBF_BACKEND_F_CPU_DIRECT) != 0;
-	pthread_mutex_init(&ch->rlock, NULL);
+	ch->persistent = (ch->be->flags & RBF_BACKEND_F_PERSISTENT) != 0;
 
 	ret = rbf_clock_setup(ch);
 	if (ret)
@@ -176,14 +230,6 @@ static int channel_create(const struct rbf_channel_attr *attr,
 	if (ch->alloc == RBF_ALLOC_PER_THREAD)
 		ch->local_ok = RBF_HAVE_LOCAL_ATOMICS &&
 			       rbf_membarrier_setup() == 0;
-	if (ch->be->channel_init) {
-		ret = ch->be->channel_init(attr->backend_config, &ch->be_priv);
-		if (ret) {
-			ret = ret < 0 ? ret : -EIO;
-			goto err_free;
-		}
-	}
-
 	nbuf = 0;
 	if (ch->alloc == RBF_ALLOC_PER_CPU) {
 		ch->nr_cpus = rbf_possible_cpus();
@@ -191,6 +237,17 @@ static int channel_create(const struct rbf_channel_attr *attr,
 	} else if (ch->alloc == RBF_ALLOC_GLOBAL) {
 		ch->nr_cpus = 1;
 		nbuf = 1;
+	}
+	if (ch->be->channel_init) {
+		struct rbf_backend_chan bc;
+
+		channel_describe(ch, nbuf, &bc);
+		ret = ch->be->channel_init(&bc, attr->backend_config,
+					   &ch->be_priv);
+		if (ret) {
+			ret = ret < 0 ? ret : -EIO;
+			goto err_free;
+		}
 	}
 	if (nbuf) {
 		ch->percpu = calloc(nbuf, sizeof(*ch->percpu));
@@ -205,7 +262,7 @@ static int channel_create(const struct rbf_channel_attr *attr,
 		ret = rbf_buffer_create(ch, i, cpu, 0, &ch->percpu[i]);
 		if (ret)
 			goto err_fini;
-		list_push(ch, ch->percpu[i]);
+		rbf_channel_list_push(ch, ch->percpu[i]);
 	}
 	ch->next_id = nbuf;
 	ret = rbf_registry_add(ch);

@@ -23,17 +23,22 @@ int rbf_decode_at(const struct rbf_channel *ch, const char *sb,
 	size_t p = *pos < RBF_SB_HDR_SIZE ? RBF_SB_HDR_SIZE : *pos;
 	uint64_t ts, rsz;
 	uint32_t len, hsz;
+	uint16_t lf;
 
 	(void)ch;
+next:
 	if (p >= content)
 		return 0;
 	if ((p & (RBF_REC_ALIGN - 1)) || content - p < RBF_REC_HDR_SIZE)
 		return -EIO;
 	memcpy(&h, sb + p, sizeof(h));
-	if (h.len & RBF_REC_EXT) {
+	/* The commit mark is set on every record of a sub-buffer a reader
+	 * receives; it only matters to crash recovery. */
+	lf = (uint16_t)(h.len & ~RBF_REC_COMMITTED);
+	if (lf & RBF_REC_EXT) {
 		struct rbf_record_header_ext x;
 
-		if (h.len != RBF_REC_EXT || content - p < RBF_REC_EXT_SIZE)
+		if (lf != RBF_REC_EXT || content - p < RBF_REC_EXT_SIZE)
 			return -EIO;
 		memcpy(&x, sb + p, sizeof(x));
 		ts = ((uint64_t)x.ts_high << 32) | x.ts_low;
@@ -41,19 +46,24 @@ int rbf_decode_at(const struct rbf_channel *ch, const char *sb,
 		hsz = RBF_REC_EXT_SIZE;
 	} else {
 		ts = *prev_ts + (uint32_t)(h.ts_low - (uint32_t)*prev_ts);
-		len = h.len;
+		len = lf;
 		hsz = RBF_REC_HDR_SIZE;
 	}
-	if (h.id > RBF_EVENT_ID_MAX)
-		return -EIO;
 	rsz = RBF_ALIGN((uint64_t)hsz + len, (uint64_t)RBF_REC_ALIGN);
 	if (rsz > content - p)
 		return -EIO;
+	*prev_ts = ts;
+	if (h.id == RBF_EVENT_ID_PAD) {
+		/* Padding left by crash recovery in place of a record that
+		 * was never committed. */
+		p += rsz;
+		*pos = p;
+		goto next;
+	}
 	ev->ts = ts;
 	ev->id = h.id;
 	ev->len = len;
 	ev->data = sb + p + hsz;
-	*prev_ts = ts;
 	*pos = p + rsz;
 	return 1;
 }
@@ -162,6 +172,8 @@ RBF_API int rbf_channel_consume(struct rbf_channel *ch, struct rbf_event *ev)
 	if (!ch || !ev)
 		return -EINVAL;
 	pthread_mutex_lock(&ch->rlock);
+	if (ch->refresh)
+		ch->refresh(ch);
 	for (buf = ch->list; buf; buf = buf->next) {
 		if (!buf->rs.peek_valid) {
 			int r = next_raw(buf, &buf->rs.peek);

@@ -73,6 +73,8 @@ struct rbf_channel {
 	uint32_t max_nesting;
 	uint32_t max_payload; /* largest payload that fits */
 	bool cpu_direct;
+	bool persistent; /* RBF_BACKEND_F_PERSISTENT */
+	bool attached; /* a reader process's view of a file: no writes */
 	bool local_ok; /* per-thread local atomics usable */
 	const struct rbf_backend *be;
 	void *be_priv;
@@ -90,6 +92,12 @@ struct rbf_channel {
 	/* Reader side. */
 	pthread_mutex_t rlock;
 	struct rbf_stats retired; /* buffers already freed */
+	/*
+	 * Channels attached to a file by a reader process (mmap-file
+	 * attach.c): called under rlock before the buffer list is walked, to
+	 * pick up buffers the writer created since.
+	 */
+	void (*refresh)(struct rbf_channel *ch);
 };
 
 /* Thread-local writer state. */
@@ -213,6 +221,18 @@ static inline int rbf_current_cpu(void)
 RBF_HIDDEN int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu,
 				 int tid, struct rbf_buffer **out);
 RBF_HIDDEN void rbf_buffer_destroy(struct rbf_buffer *buf);
+RBF_HIDDEN int rbf_buffer_wrap(struct rbf_channel *ch, uint32_t id, int cpu,
+			       int tid, const struct rbf_backend_mem *mem,
+			       struct rbf_buffer **out);
+RBF_HIDDEN int rbf_ctl_check(const struct rbf_channel *ch,
+			     const struct rbf_ctl *ctl, uint64_t ctl_size);
+RBF_HIDDEN void rbf_channel_list_push(struct rbf_channel *ch,
+				      struct rbf_buffer *buf);
+RBF_HIDDEN struct rbf_channel *rbf_channel_alloc(void);
+RBF_HIDDEN int rbf_channel_setup(struct rbf_channel *ch, uint32_t subbuf_size,
+				 uint32_t num_subbuf, enum rbf_mode mode,
+				 enum rbf_alloc alloc, enum rbf_clock clock,
+				 uint64_t clock_freq);
 RBF_HIDDEN int rbf_data_store(struct rbf_buffer *buf, uint64_t off,
 			      const void *src, size_t len);
 RBF_HIDDEN int rbf_data_load(struct rbf_buffer *buf, uint64_t off, void *dst,

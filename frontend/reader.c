@@ -36,6 +36,8 @@ RBF_API int rbf_channel_buffers(struct rbf_channel *ch,
 	if (!ch || (!bufs && cap))
 		return -EINVAL;
 	pthread_mutex_lock(&ch->rlock);
+	if (ch->refresh)
+		ch->refresh(ch);
 	/* The list is newest first; report oldest (lowest id) first. */
 	for (buf = ch->list; buf; buf = buf->next)
 		total++;
@@ -204,6 +206,12 @@ int rbf_subbuf_put_locked(struct rbf_buffer *buf, struct rbf_subbuf *sb)
 	if (!sb->priv_held || sb->priv_buf != buf ||
 	    ctl->held != sb->priv_phys + 1)
 		return -EINVAL;
+	/* Persistent buffers: the spare goes back to the ring zero-filled,
+	 * so a record a writer reserves and is killed before storing reads
+	 * as empty space to crash recovery (doc/design.md). */
+	if (buf->ch->persistent && buf->data)
+		memset(buf->data + rbf_phys_off(buf->ch, sb->priv_phys), 0,
+		       buf->ch->subbuf_size);
 	ctl->spare = sb->priv_phys;
 	ctl->held = 0;
 	sb->priv_held = 0;
@@ -262,12 +270,36 @@ static void sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
+/* Durability hook after a flush: the backend syncs what it must. */
+static int flush_sync(struct rbf_buffer *buf, int ret)
+{
+	const struct rbf_backend *be = buf->ch->be;
+
+	if (ret || be->size < sizeof(struct rbf_backend) || !be->sync)
+		return ret;
+	return be->sync(buf->ch->be_priv, &buf->mem, 0,
+			(size_t)(buf->ch->num_subbuf + 1) *
+				buf->ch->subbuf_size);
+}
+
+static int flush_locked(struct rbf_buffer *buf);
+
 int rbf_buffer_flush_locked(struct rbf_buffer *buf)
+{
+	return flush_sync(buf, flush_locked(buf));
+}
+
+static int flush_locked(struct rbf_buffer *buf)
 {
 	struct rbf_ctl *ctl = buf->ctl;
 	uint64_t t0;
 	int i, ret;
 
+	/* A reader in another process cannot stop a live per-thread writer
+	 * that uses non-LOCK instructions (mmap-file attach). */
+	if (buf->ch->attached && buf->ch->alloc == RBF_ALLOC_PER_THREAD &&
+	    !RBF_LOAD(buf->dead))
+		return -EOPNOTSUPP;
 	if (!buf->local || RBF_LOAD(buf->dead))
 		return rbf_switch_close(buf);
 	/*
@@ -322,6 +354,8 @@ RBF_API int rbf_channel_flush(struct rbf_channel *ch)
 	if (!ch)
 		return -EINVAL;
 	pthread_mutex_lock(&ch->rlock);
+	if (ch->refresh)
+		ch->refresh(ch);
 	for (buf = ch->list; buf; buf = buf->next) {
 		r = rbf_buffer_flush_locked(buf);
 		if (r && !ret)
@@ -365,7 +399,7 @@ RBF_API int rbf_channel_reap(struct rbf_channel *ch)
 
 	if (!ch)
 		return -EINVAL;
-	if (ch->alloc != RBF_ALLOC_PER_THREAD)
+	if (ch->alloc != RBF_ALLOC_PER_THREAD || ch->attached)
 		return 0;
 	pthread_mutex_lock(&ch->rlock);
 	for (buf = ch->list; buf; buf = next) {

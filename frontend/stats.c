@@ -103,6 +103,8 @@ RBF_API int rbf_channel_stats(struct rbf_channel *ch, struct rbf_stats *st)
 	       sizeof(*st) - sizeof(st->size));
 	one.size = sizeof(one);
 	pthread_mutex_lock(&ch->rlock);
+	if (ch->refresh)
+		ch->refresh(ch);
 	for (buf = ch->list; buf; buf = buf->next) {
 		rbf_buffer_stats_locked(buf, &one);
 		rbf_stats_add(st, &one);

@@ -247,6 +247,47 @@ static inline void rec_header_store(char *p, bool ext, uint64_t ts, uint16_t id,
 	}
 }
 
+/*
+ * Persistent per-thread buffers: put a header at position @o *before* the
+ * reservation CAS, so that a record is never reserved without a header
+ * that gives its size, even if the process is killed right after the CAS
+ * (crash recovery steps over uncommitted records by that size).
+ *
+ * Only the owner thread and its signal handlers write this buffer, and a
+ * handler runs to completion on top of us, so "offset is still @o" can
+ * only change by a handler that ran in between.  The store is a local
+ * (non-LOCK) CMPXCHG against the word we read after checking the offset:
+ * if a handler ran after that check and wrote its own header there, the
+ * CMPXCHG fails and we retry; if one ran before it, the offset check
+ * fails.  The word stored is a compact, uncommitted header whose length
+ * spans the whole reservation; an extended header is written in full
+ * after the CAS.  Returns false to retry the reservation.
+ */
+static inline bool pre_header(struct rbf_buffer *buf, uint64_t o, uint64_t ts,
+			      uint16_t id, uint64_t rsz)
+{
+	struct rbf_channel *ch = buf->ch;
+	uint64_t seq = o >> ch->subbuf_order;
+	uint64_t l =
+		rbf_load_acquire(&buf->links[(uint32_t)seq & ch->slot_mask]);
+	struct rbf_record_header h = { (uint32_t)ts, id,
+				       (uint16_t)(rsz - RBF_REC_HDR_SIZE) };
+	uint64_t *p, old, word;
+
+	if (rbf_unlikely(!rbf_link_tag_is(l, seq) ||
+			 rsz - RBF_REC_HDR_SIZE > RBF_REC_LEN_MASK))
+		return true; /* not the plain case: header after the CAS */
+	p = (uint64_t *)(buf->data +
+			 ((uint64_t)rbf_link_phys(l) << ch->subbuf_order) +
+			 (o & ch->sb_mask));
+	old = RBF_LOAD(*p);
+	cmm_barrier();
+	if (RBF_LOAD(buf->ctl->offset) != o)
+		return false;
+	memcpy(&word, &h, sizeof(word));
+	return rbf_local_cmpxchg(p, old, word) == old;
+}
+
 /* Cold exits of do_reserve(), out of line to keep the fast path small. */
 static __attribute__((noinline, cold)) int reserve_fail(struct rbf_buffer *buf,
 							struct rbf_wctx *ctx,
@@ -383,6 +424,9 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 				return reserve_fail(buf, ctx, flags, err);
 			}
 		}
+		if (alloc == RBF_ALLOC_PER_THREAD && ch->persistent &&
+		    begin == o && buf->data && !pre_header(buf, o, ts, id, rsz))
+			continue;
 		if (local)
 			prev = rbf_local_cmpxchg(&ctl->offset, o, begin + rsz);
 		else
@@ -509,6 +553,26 @@ reserve_finish_slow(struct rbf_buffer *buf, struct rbf_wctx *ctx, uint64_t o,
 	return 0;
 }
 
+/* Header size of the reservation in @ctx: the record takes
+ * RBF_ALIGN(header + len, 8) bytes, and headers are 8 or 16 bytes. */
+static inline uint64_t hdr_size(const struct rbf_wctx *ctx)
+{
+	return ctx->priv_slot_len - RBF_ALIGN((uint64_t)ctx->len, 8);
+}
+
+/* The commit mark in device memory: read-modify-write of the header's
+ * first word (the record is 8-byte aligned and owned by this writer). */
+static __attribute__((noinline)) void mark_committed_dev(struct rbf_wctx *ctx)
+{
+	struct rbf_record_header h;
+	uint64_t off = ctx->priv_data_off - hdr_size(ctx);
+
+	if (rbf_data_load(ctx->priv_buf, off, &h, sizeof(h)))
+		return;
+	h.len |= RBF_REC_COMMITTED;
+	rbf_data_store(ctx->priv_buf, off, &h, sizeof(h));
+}
+
 static inline __attribute__((always_inline)) int do_commit(struct rbf_wctx *ctx)
 {
 	struct rbf_buffer *buf;
@@ -521,6 +585,15 @@ static inline __attribute__((always_inline)) int do_commit(struct rbf_wctx *ctx)
 	ch = buf->ch;
 	flags = ctx->priv_flags;
 	ctx->priv_flags = 0;
+	/* The payload is stored before the mark (program order is enough:
+	 * a crash reader runs after the writer is gone), the mark before
+	 * the commit word (its release). */
+	cmm_barrier();
+	if (rbf_likely(ctx->data != NULL))
+		*(uint16_t *)((char *)ctx->data - hdr_size(ctx) + 6) |=
+			RBF_REC_COMMITTED;
+	else
+		mark_committed_dev(ctx);
 	commit_add(buf, rbf_slot_of(ch, rbf_seq_of(ch, ctx->priv_pos)),
 		   RBF_COMMIT_REC_ONE + ctx->priv_slot_len,
 		   flags & RBF_WCTX_LOCAL);
@@ -528,9 +601,19 @@ static inline __attribute__((always_inline)) int do_commit(struct rbf_wctx *ctx)
 	return 0;
 }
 
+/* A channel attached by a reader process (mmap-file) takes no writes. */
+static __attribute__((noinline, cold)) int write_attached(struct rbf_wctx *ctx)
+{
+	if (ctx)
+		ctx->priv_flags = 0;
+	return -EPERM;
+}
+
 RBF_API int rbf_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx,
 			uint16_t id, size_t len)
 {
+	if (rbf_unlikely(ch && ch->attached))
+		return write_attached(ctx);
 	return do_reserve(ch, ctx, id, len, 0, ch ? ch->alloc : 0,
 			  ch ? ch->clock : 0);
 }
@@ -540,6 +623,8 @@ RBF_API int rbf_reserve_ts(struct rbf_channel *ch, struct rbf_wctx *ctx,
 {
 	if (!ch || ch->clock != RBF_CLOCK_NONE)
 		return -EINVAL;
+	if (rbf_unlikely(ch->attached))
+		return write_attached(ctx);
 	return do_reserve(ch, ctx, id, len, ts, ch->alloc, RBF_CLOCK_NONE);
 }
 
@@ -678,6 +763,8 @@ RBF_WRITE_VARIANT(write_glb_mono, RBF_ALLOC_GLOBAL, RBF_CLOCK_MONOTONIC)
 static inline int write_dispatch(struct rbf_channel *ch, uint16_t id,
 				 const void *src, size_t len, uint64_t ts)
 {
+	if (rbf_unlikely(ch->attached))
+		return write_attached(NULL);
 	if (ch->alloc == RBF_ALLOC_PER_THREAD) {
 		if (ch->clock == RBF_CLOCK_NONE)
 			return write_thr_none(ch, id, src, len, ts);

@@ -8,20 +8,25 @@
 # 1. build/       ../configure --enable-werror; make; make check
 # 2. build-asan/  ../configure --enable-werror --enable-sanitizers; make check
 #                 (ASan + UBSan; LeakSanitizer when it can run here)
-# 3. build/       make torture TORTURE_SECONDS=${TORTURE_SECONDS:-90}
+# 3. build/       make torture TORTURE_SECONDS=${TORTURE_SECONDS:-90}, then
+#                 make crash CRASH_KILLS=${CRASH_KILLS:-1000} (SIGKILLed
+#                 writers, every committed event recovered)
 # 4. tests/model/run.sh: SPIN model check of the head-flag protocol, when
 #    spin is installed (about 30 s)
-# 5. build/       make distcheck, only when RBF_DISTCHECK=1
-# 6. clang-format check of include/ frontend/ backends/ (report only,
+# 5. tests/fuzz/run.sh: the libFuzzer target of the ring-file reader for
+#    FUZZ_SECONDS (default 60), when clang and its fuzzer runtime exist
+# 6. build/       make distcheck, only when RBF_DISTCHECK=1
+# 7. clang-format check of include/ frontend/ backends/ (report only,
 #    unless RBF_FORMAT_STRICT=1)
 #
 # The last line printed is "N passed, N failed": the test cases that
 # passed and failed (or errored) in both test suites, the torture run,
-# the model check and distcheck counting as one case each.  The exit
-# status is non-zero when anything failed.
+# the crash run, the model check, the fuzz run and distcheck counting as
+# one case each.  The exit status is non-zero when anything failed.
 #
 # Environment: JOBS (make -j, default 2), TORTURE_SECONDS (default 90),
-# RBF_DISTCHECK=1, RBF_FORMAT_STRICT=1, RBF_SKIP_ASAN=1.
+# CRASH_KILLS (default 1000), FUZZ_SECONDS (default 60), RBF_DISTCHECK=1,
+# RBF_FORMAT_STRICT=1, RBF_SKIP_ASAN=1.
 
 set -euo pipefail
 
@@ -150,6 +155,13 @@ if [ "$built" = yes ]; then
 		problem "make torture failed"
 		failed=$((failed + 1))
 	fi
+	banner "build: make crash CRASH_KILLS=${CRASH_KILLS:-1000}"
+	if make -C build crash CRASH_KILLS="${CRASH_KILLS:-1000}"; then
+		passed=$((passed + 1))
+	else
+		problem "make crash failed"
+		failed=$((failed + 1))
+	fi
 fi
 
 # ---------------------------------------------------------------------
@@ -167,6 +179,19 @@ if command -v spin >/dev/null 2>&1; then
 	fi
 else
 	echo "NOTICE: spin not installed: model check skipped"
+fi
+
+# ---------------------------------------------------------------------
+banner "fuzz: tests/fuzz/run.sh ${FUZZ_SECONDS:-60} (ring-file reader)"
+fuzz_rc=0
+sh tests/fuzz/run.sh "${FUZZ_SECONDS:-60}" || fuzz_rc=$?
+if [ "$fuzz_rc" -eq 0 ]; then
+	passed=$((passed + 1))
+elif [ "$fuzz_rc" -eq 77 ]; then
+	echo "NOTICE: fuzzing skipped (clang or libclang-rt missing)"
+else
+	problem "fuzzing found a crash (tests/fuzz/run.sh)"
+	failed=$((failed + 1))
 fi
 
 # ---------------------------------------------------------------------

@@ -198,11 +198,13 @@ size_t check_backend_data_size(const struct rbf_backend_mem *mem)
 	return b ? b->size : 0;
 }
 
-static int check_channel_init(const void *config, void **privp)
+static int check_channel_init(const struct rbf_backend_chan *chan,
+			      const void *config, void **privp)
 {
 	const struct check_backend_config *user = config;
 	struct check_priv *priv;
 
+	(void)chan;
 	if (!privp)
 		return -EINVAL;
 	if (user && user->size < sizeof(*user))

@@ -331,6 +331,10 @@ static inline int th_tsc_invariant(void)
 /* ---------------------------------------------------------------------- */
 /* Channels.                                                               */
 
+/* Backends that need a configuration per channel (mmap-file: a path) set
+ * this; th_attr() asks it for one for each channel. */
+static const void *(*th_backend_config)(const struct rbf_backend *be);
+
 static inline void th_attr(struct rbf_channel_attr *attr, enum rbf_mode mode,
 			   enum rbf_alloc alloc, enum rbf_clock clock,
 			   const struct rbf_backend *backend,
@@ -343,6 +347,8 @@ static inline void th_attr(struct rbf_channel_attr *attr, enum rbf_mode mode,
 	attr->backend = backend;
 	attr->subbuf_size = subbuf_size;
 	attr->num_subbuf = num_subbuf;
+	if (backend && th_backend_config)
+		attr->backend_config = th_backend_config(backend);
 }
 
 /* Create a channel or fail the test. */
@@ -594,6 +600,10 @@ static inline int th_parse_subbuf(const void *img, size_t size,
 			return -2;
 		memcpy(&rh, b + pos, sizeof(rh));
 		r.id = rh.id;
+		/* Every record a reader receives carries the commit mark. */
+		if (!(rh.len & RBF_REC_COMMITTED))
+			return -2;
+		rh.len &= (uint16_t)~RBF_REC_COMMITTED;
 		if (rh.len & RBF_REC_EXT) {
 			struct rbf_record_header_ext eh;
 
@@ -719,6 +729,7 @@ static inline int th_cause_of(int ret)
 
 struct st_cfg {
 	const char *name;
+	const struct rbf_backend *backend; /* NULL: page */
 	enum rbf_mode mode;
 	enum rbf_alloc alloc;
 	enum rbf_clock clock;
@@ -1454,7 +1465,7 @@ static inline void st_run(const struct st_cfg *cfg, struct st_result *res)
 	/* Only writer threads take the signals. */
 	st_block_signals(SIG_BLOCK);
 
-	th_attr(&attr, cfg->mode, cfg->alloc, cfg->clock, NULL,
+	th_attr(&attr, cfg->mode, cfg->alloc, cfg->clock, cfg->backend,
 		cfg->subbuf_size, cfg->num_subbuf);
 	ret = rbf_channel_create(&attr, &run->ch);
 	cr_assert_eq(ret, 0, "%s: rbf_channel_create: %d", cfg->name, ret);

@@ -20,9 +20,12 @@ struct tb_state {
 	struct rbf_backend_geom geom[TB_MAX_ALLOCS];
 };
 
-static int tb_channel_init(const void *config, void **priv)
+static int tb_channel_init(const struct rbf_backend_chan *chan,
+			   const void *config, void **priv)
 {
 	struct tb_state *s = (struct tb_state *)config;
+
+	(void)chan;
 
 	s->inits++;
 	if (s->init_ret)

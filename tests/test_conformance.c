@@ -5,8 +5,12 @@
  * (tests/check_backend.c: device-like memory reachable only through
  * ->store/->load, which counts every access and every violation).
  *
+ * The mmap-file backend (backends/mmap-file: the ring in a file) runs it
+ * too, each channel in its own file.
+ *
  * Each conf_* function takes the backend under test; CONF_TEST() makes one
- * Criterion test of it per backend (suites conf_page and conf_check).
+ * Criterion test of it per backend (suites conf_page, conf_mmap_file and
+ * conf_check).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -31,21 +35,60 @@ static void conf_after(const struct rbf_backend *be, int reads)
 	cr_assert_gt(check_backend_stores(), 0ul, "no ->store call");
 	if (reads)
 		cr_assert_gt(check_backend_loads(), 0ul, "no ->load call");
-	cr_assert_eq(check_backend_live_buffers(), 0l,
-		     "%ld buffers not freed", check_backend_live_buffers());
+	cr_assert_eq(check_backend_live_buffers(), 0l, "%ld buffers not freed",
+		     check_backend_live_buffers());
 	cr_assert_eq(check_backend_allocs(), check_backend_frees());
 }
 
-#define CONF_TEST(name, reads)                                          \
-	Test(conf_page, name)                                           \
-	{                                                               \
-		conf_##name(&rbf_backend_page);                         \
-		conf_after(&rbf_backend_page, reads);                   \
-	}                                                               \
-	Test(conf_check, name)                                          \
-	{                                                               \
-		conf_##name(&rbf_check_backend);                        \
-		conf_after(&rbf_check_backend, reads);                  \
+/* mmap-file: every channel gets its own file in a temporary directory. */
+static char mmf_dir[64];
+static unsigned int mmf_count;
+static struct rbf_mmap_file_config mmf_cfg[64];
+static char mmf_path[64][96];
+
+static const void *mmf_config(const struct rbf_backend *be)
+{
+	unsigned int i = mmf_count++ % 64;
+
+	if (be != &rbf_backend_mmap_file)
+		return NULL;
+	rbf_mmap_file_config_init(&mmf_cfg[i]);
+	snprintf(mmf_path[i], sizeof(mmf_path[i]), "%s/ch-%u.rbf", mmf_dir,
+		 mmf_count);
+	mmf_cfg[i].path = mmf_path[i];
+	return &mmf_cfg[i];
+}
+
+static void mmf_setup(void)
+{
+	snprintf(mmf_dir, sizeof(mmf_dir), "/tmp/rbf-conf-XXXXXX");
+	cr_assert_not_null(mkdtemp(mmf_dir));
+	th_backend_config = mmf_config;
+}
+
+static void mmf_teardown(void)
+{
+	char cmd[128];
+
+	th_backend_config = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mmf_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+#define CONF_TEST(name, reads)                                              \
+	Test(conf_page, name)                                               \
+	{                                                                   \
+		conf_##name(&rbf_backend_page);                             \
+		conf_after(&rbf_backend_page, reads);                       \
+	}                                                                   \
+	Test(conf_mmap_file, name, .init = mmf_setup, .fini = mmf_teardown) \
+	{                                                                   \
+		conf_##name(&rbf_backend_mmap_file);                        \
+	}                                                                   \
+	Test(conf_check, name)                                              \
+	{                                                                   \
+		conf_##name(&rbf_check_backend);                            \
+		conf_after(&rbf_check_backend, reads);                      \
 	}
 
 static struct rbf_channel *conf_channel(const struct rbf_backend *be,
@@ -54,7 +97,8 @@ static struct rbf_channel *conf_channel(const struct rbf_backend *be,
 					enum rbf_clock clock, uint32_t subbuf,
 					uint32_t num)
 {
-	struct rbf_channel *ch = th_channel(mode, alloc, clock, be, subbuf, num);
+	struct rbf_channel *ch =
+		th_channel(mode, alloc, clock, be, subbuf, num);
 	struct rbf_channel_info info;
 
 	memset(&info, 0, sizeof(info));
@@ -83,7 +127,8 @@ static void conf_write_seq(struct rbf_channel *ch, uint64_t first, uint64_t n,
 	for (i = first; i < first + n; i++) {
 		th_event_make(p, TH_EVENT_SIZE + extra, 0, 0, i);
 		cr_assert_eq(th_write_ts(ch, 1, p, TH_EVENT_SIZE + extra, i,
-					 chunk), 0, "event %" PRIu64, i);
+					 chunk),
+			     0, "event %" PRIu64, i);
 	}
 }
 
@@ -104,12 +149,13 @@ static void conf_roundtrip_reserve(const struct rbf_backend *be)
 	for (i = 0; i < 8; i++) {
 		th_fill_pattern(p, lens[i], 500 + i);
 		cr_assert_eq(rbf_reserve_ts(ch, &ctx, (uint16_t)i, lens[i],
-					    10 * i), 0);
+					    10 * i),
+			     0);
 		if (is_direct(be))
 			cr_assert_not_null(ctx.data);
 		else
 			cr_assert_null(ctx.data, "device memory handed to "
-				       "the writer as a pointer");
+						 "the writer as a pointer");
 		cr_assert_eq(ctx.len, lens[i]);
 		cr_assert_eq(ctx.ts, 10 * i);
 		/* Odd pieces, back to front, through rbf_wctx_write. */
@@ -120,7 +166,8 @@ static void conf_roundtrip_reserve(const struct rbf_backend *be)
 				size_t n = end >= 5 ? 5 : end;
 
 				cr_assert_eq(rbf_wctx_write(&ctx, end - n,
-							    p + end - n, n), 0);
+							    p + end - n, n),
+					     0);
 				end -= n;
 			}
 		}
@@ -145,15 +192,16 @@ CONF_TEST(roundtrip_reserve, 1)
 static void conf_roundtrip_write(const struct rbf_backend *be)
 {
 	static const enum rbf_alloc allocs[] = {
-		RBF_ALLOC_PER_CPU, RBF_ALLOC_PER_THREAD, RBF_ALLOC_GLOBAL,
+		RBF_ALLOC_PER_CPU,
+		RBF_ALLOC_PER_THREAD,
+		RBF_ALLOC_GLOBAL,
 	};
 	size_t a;
 
 	for (a = 0; a < 3; a++) {
-		struct rbf_channel *ch = conf_channel(be, RBF_MODE_DISCARD,
-						      allocs[a],
-						      RBF_CLOCK_MONOTONIC,
-						      4096, 8);
+		struct rbf_channel *ch =
+			conf_channel(be, RBF_MODE_DISCARD, allocs[a],
+				     RBF_CLOCK_MONOTONIC, 4096, 8);
 		struct th_recs r = { 0 };
 		uint8_t p[TH_EVENT_SIZE + 64];
 		uint64_t i;
@@ -196,7 +244,8 @@ static void conf_odd_lengths(const struct rbf_backend *be)
 		cr_assert_eq(rbf_write_ts(ch, (uint16_t)len, p, len, len), 0);
 		th_fill_pattern(p, len, len + 1000);
 		cr_assert_eq(th_write_ts(ch, (uint16_t)(len + 1000), p, len,
-					 len, 3), 0);
+					 len, 3),
+			     0);
 	}
 	cr_assert_eq(rbf_buffer_flush(buf), 0);
 	cr_assert_eq(th_drain_buffer(buf, &r), 142u);
@@ -242,7 +291,8 @@ static void conf_subbuf(const struct rbf_backend *be)
 		cr_assert_null(sb.data);
 	cr_assert_eq(sb.records, 20u);
 	cr_assert_eq(sb.seq, 0u);
-	cr_assert_eq(sb.size, TH_HDR_SIZE + 20 * th_ext_slot(TH_EVENT_SIZE + 11));
+	cr_assert_eq(sb.size,
+		     TH_HDR_SIZE + 20 * th_ext_slot(TH_EVENT_SIZE + 11));
 	cr_assert_eq(rbf_subbuf_get(buf, &sb2), -EBUSY);
 	img = th_subbuf_image(&sb);
 	n = th_parse_subbuf(img, sb.size, &hdr, rec, 64);
@@ -473,15 +523,15 @@ CONF_TEST(merge_iter, 1)
 static void conf_stats_identity(const struct rbf_backend *be)
 {
 	static const enum rbf_mode modes[] = {
-		RBF_MODE_DISCARD, RBF_MODE_OVERWRITE,
+		RBF_MODE_DISCARD,
+		RBF_MODE_OVERWRITE,
 	};
 	size_t m;
 
 	for (m = 0; m < 2; m++) {
-		struct rbf_channel *ch = conf_channel(be, modes[m],
-						      RBF_ALLOC_PER_CPU,
-						      RBF_CLOCK_MONOTONIC,
-						      1024, 4);
+		struct rbf_channel *ch =
+			conf_channel(be, modes[m], RBF_ALLOC_PER_CPU,
+				     RBF_CLOCK_MONOTONIC, 1024, 4);
 		uint64_t ok = 0, lost = 0, read = 0, i;
 		uint8_t p[40];
 		struct rbf_stats st;

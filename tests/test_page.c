@@ -420,7 +420,7 @@ Test(page, direct_alloc_cpu_minus_one)
 	size_t size = (size_t)SUBBUF_SIZE * (NUM_SUBBUF + 1);
 	void *priv = NULL;
 
-	cr_assert_eq(be->channel_init(NULL, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, NULL, &priv), 0);
 	geom_for(&g, -1);
 	memset(&mem, 0, sizeof(mem));
 	errno = 4242;
@@ -445,7 +445,7 @@ Test(page, direct_store_load)
 	void *priv = NULL;
 	unsigned i;
 
-	cr_assert_eq(be->channel_init(NULL, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, NULL, &priv), 0);
 	geom_for(&g, -1);
 	memset(&mem, 0, sizeof(mem));
 	cr_assert_eq(be->buffer_alloc(priv, &g, &mem), 0);
@@ -470,7 +470,7 @@ Test(page, direct_bad_geometry)
 	struct rbf_backend_mem mem;
 	void *priv = NULL;
 
-	cr_assert_eq(be->channel_init(NULL, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, NULL, &priv), 0);
 	geom_for(&g, -1);
 	g.nr_data = 0;
 	cr_assert_eq(be->buffer_alloc(priv, &g, &mem), -EINVAL);
@@ -490,7 +490,7 @@ Test(page, direct_thp)
 
 	rbf_page_config_init(&cfg);
 	cfg.flags = RBF_PAGE_F_THP;
-	cr_assert_eq(be->channel_init(&cfg, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, &cfg, &priv), 0);
 	/* 4 MiB + 4 MiB spare: large enough to be aligned for THP. */
 	geom_for(&g, -1);
 	g.subbuf_size = 4u << 20;
@@ -514,7 +514,7 @@ Test(page, direct_hugetlb)
 
 	rbf_page_config_init(&cfg);
 	cfg.flags = RBF_PAGE_F_HUGETLB;
-	cr_assert_eq(be->channel_init(&cfg, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, &cfg, &priv), 0);
 	geom_for(&g, 0);
 	memset(&mem, 0, sizeof(mem));
 	ret = be->buffer_alloc(priv, &g, &mem);
@@ -538,7 +538,7 @@ Test(page, direct_placement_per_cpu)
 
 	if (numa_available() < 0)
 		cr_skip_test("NUMA is not available");
-	cr_assert_eq(be->channel_init(NULL, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, NULL, &priv), 0);
 	ncpus = numa_num_configured_cpus();
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		geom_for(&g, cpu);
@@ -569,7 +569,7 @@ Test(page, direct_placement_explicit_node)
 		rbf_page_config_init(&cfg);
 		cfg.numa_node = node;
 		priv = NULL;
-		cr_assert_eq(be->channel_init(&cfg, &priv), 0);
+		cr_assert_eq(be->channel_init(NULL, &cfg, &priv), 0);
 		/* CPU 0's buffer, but the configured node wins. */
 		geom_for(&g, 0);
 		memset(&mem, 0, sizeof(mem));
@@ -595,7 +595,7 @@ Test(page, direct_placement_thread_local)
 
 	if (numa_available() < 0)
 		cr_skip_test("NUMA is not available");
-	cr_assert_eq(be->channel_init(NULL, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, NULL, &priv), 0);
 	for (cpu = 0; cpu < numa_num_configured_cpus(); cpu++) {
 		CPU_ZERO(&set);
 		CPU_SET(cpu, &set);
@@ -651,12 +651,12 @@ Test(page, direct_without_numa)
 
 	rbf_page_config_init(&cfg);
 	cfg.numa_node = 1 << 20; /* ignored where NUMA is unavailable */
-	cr_assert_eq(be->channel_init(&cfg, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, &cfg, &priv), 0);
 	be->channel_fini(priv);
 	cfg.numa_node = -2;
-	cr_assert_eq(be->channel_init(&cfg, &priv), -EINVAL);
+	cr_assert_eq(be->channel_init(NULL, &cfg, &priv), -EINVAL);
 
-	cr_assert_eq(be->channel_init(NULL, &priv), 0);
+	cr_assert_eq(be->channel_init(NULL, NULL, &priv), 0);
 	for (cpu = -1; cpu < 2; cpu++) {
 		geom_for(&g, cpu);
 		memset(&mem, 0, sizeof(mem));
@@ -720,7 +720,7 @@ static void check_setup(void)
 
 	check_backend_reset();
 	geom_for(&g, -1);
-	cr_assert_eq(rbf_check_backend.channel_init(NULL, &check_priv), 0);
+	cr_assert_eq(rbf_check_backend.channel_init(NULL, NULL, &check_priv), 0);
 	memset(&check_mem_, 0, sizeof(check_mem_));
 	cr_assert_eq(
 		rbf_check_backend.buffer_alloc(check_priv, &g, &check_mem_), 0);

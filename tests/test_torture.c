@@ -19,7 +19,8 @@
 #endif
 #include "helpers.h"
 
-#define TORTURE_CONFIGS 12 /* 3 allocs x 2 modes x 2 clocks */
+/* 3 allocs x 2 modes x 2 clocks on the page backend, and 4 on mmap-file */
+#define TORTURE_CONFIGS 16
 
 static double per_config_seconds(void)
 {
@@ -29,8 +30,45 @@ static double per_config_seconds(void)
 	return s < 0.1 ? 0.1 : s;
 }
 
+/* mmap-file configurations: one file per channel, in a fresh directory. */
+static char mmf_dir[64];
+static char mmf_path[128];
+static struct rbf_mmap_file_config mmf_cfg;
+
+static const void *mmf_config(const struct rbf_backend *be)
+{
+	if (be != &rbf_backend_mmap_file)
+		return NULL;
+	snprintf(mmf_dir, sizeof(mmf_dir), "/tmp/rbf-torture-XXXXXX");
+	cr_assert_not_null(mkdtemp(mmf_dir));
+	snprintf(mmf_path, sizeof(mmf_path), "%s/ring.rbf", mmf_dir);
+	rbf_mmap_file_config_init(&mmf_cfg);
+	mmf_cfg.path = mmf_path;
+	return &mmf_cfg;
+}
+
+static void torture_on(const struct rbf_backend *be, enum rbf_alloc alloc,
+		       enum rbf_mode mode, enum rbf_clock clock);
+
 static void torture(enum rbf_alloc alloc, enum rbf_mode mode,
 		    enum rbf_clock clock)
+{
+	torture_on(NULL, alloc, mode, clock);
+}
+
+static void torture_file(enum rbf_alloc alloc, enum rbf_mode mode)
+{
+	char cmd[128];
+
+	th_backend_config = mmf_config;
+	torture_on(&rbf_backend_mmap_file, alloc, mode, RBF_CLOCK_MONOTONIC);
+	th_backend_config = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mmf_dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void torture_on(const struct rbf_backend *be, enum rbf_alloc alloc,
+		       enum rbf_mode mode, enum rbf_clock clock)
 {
 	static const char *const an[] = { "per-cpu", "per-thread", "global" };
 	struct st_result res;
@@ -41,11 +79,13 @@ static void torture(enum rbf_alloc alloc, enum rbf_mode mode,
 		cr_log_info("no invariant TSC: TSC configuration skipped");
 		cr_skip_test("no invariant TSC");
 	}
-	snprintf(name, sizeof(name), "torture %s %s %s", an[alloc],
+	snprintf(name, sizeof(name), "torture %s%s %s %s",
+		 be ? "mmap-file " : "", an[alloc],
 		 mode == RBF_MODE_DISCARD ? "discard" : "overwrite",
 		 clock == RBF_CLOCK_TSC ? "tsc" : "mono");
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.name = name;
+	cfg.backend = be;
 	cfg.mode = mode;
 	cfg.alloc = alloc;
 	cfg.clock = clock;
@@ -106,3 +146,16 @@ TORTURE(RBF_ALLOC_GLOBAL, RBF_MODE_DISCARD, RBF_CLOCK_TSC,
 	global, discard, tsc)
 TORTURE(RBF_ALLOC_GLOBAL, RBF_MODE_OVERWRITE, RBF_CLOCK_TSC,
 	global, overwrite, tsc)
+
+/* The mmap-file backend: persistent buffers take the pre-CAS header path
+ * (per-thread) and the zero-filled spare. */
+#define TORTURE_FILE(a, m, an, mn)                                        \
+	Test(torture, file_##an##_##mn, .timeout = 900)                   \
+	{                                                                 \
+		torture_file(a, m);                                       \
+	}
+
+TORTURE_FILE(RBF_ALLOC_PER_THREAD, RBF_MODE_DISCARD, per_thread, discard)
+TORTURE_FILE(RBF_ALLOC_PER_THREAD, RBF_MODE_OVERWRITE, per_thread, overwrite)
+TORTURE_FILE(RBF_ALLOC_PER_CPU, RBF_MODE_OVERWRITE, per_cpu, overwrite)
+TORTURE_FILE(RBF_ALLOC_GLOBAL, RBF_MODE_DISCARD, global, discard)

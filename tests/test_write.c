@@ -728,7 +728,7 @@ Test(write, large_payload_extended)
 	/* Default geometry: 64 KiB sub-buffers. */
 	struct rbf_channel *ch = th_channel(RBF_MODE_DISCARD, RBF_ALLOC_GLOBAL,
 					    RBF_CLOCK_MONOTONIC, NULL, 65536, 4);
-	static const uint32_t lens[] = { 32767, 32768, 40000, 65536 - 80 };
+	static const uint32_t lens[] = { 16383, 16384, 40000, 65536 - 80 };
 	struct rbf_buffer *buf = th_global_buffer(ch);
 	uint8_t *p = (uint8_t *)malloc(65536);
 	struct rbf_subbuf_header hdr;

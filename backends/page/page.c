@@ -320,7 +320,8 @@ static int page_parse_config(const struct rbf_page_config *user,
  * Return: 0, -EINVAL (size too small, unknown flags, bad node or a node
  * without memory, nonzero fields unknown to this version), -ENOMEM.
  */
-static int page_channel_init(const void *config, void **privp)
+static int page_channel_init(const struct rbf_backend_chan *chan,
+			     const void *config, void **privp)
 {
 	struct rbf_page_config cfg;
 	struct page_priv *priv;
@@ -328,6 +329,7 @@ static int page_channel_init(const void *config, void **privp)
 	int numa, nr_cpus, ret;
 	long page_size;
 
+	(void)chan;
 	if (!privp)
 		return -EINVAL;
 	ret = page_parse_config(config, &cfg);

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 /* Version of this table's layout; bump on incompatible change. */
-#define RBF_BACKEND_ABI 1
+#define RBF_BACKEND_ABI 2
 
 /*
  * The data memory is plain CPU memory: the frontend stores records and
@@ -33,6 +33,45 @@ extern "C" {
  * this flag the frontend allocates the control block in host memory.
  */
 #define RBF_BACKEND_F_CTL (1u << 1)
+/*
+ * The data outlives the writing process (a file): the frontend then makes
+ * every record recoverable after a crash.  Writers set a commit mark in
+ * each record header (they do so on every backend), per-thread writers
+ * store the header before their reservation takes effect, and the reader
+ * zero-fills each sub-buffer it gives back to the ring, so that a record
+ * reserved but never written reads as empty space.  See doc/design.md.
+ */
+#define RBF_BACKEND_F_PERSISTENT (1u << 2)
+
+/* struct rbf_backend_mem.flags, set by buffer_alloc. */
+/*
+ * The control block already holds a valid buffer (a reopened file): the
+ * frontend checks it against the channel instead of initializing it.
+ */
+#define RBF_BACKEND_MEM_CTL_VALID (1u << 0)
+
+/**
+ * struct rbf_backend_chan - the channel a backend is asked to serve.
+ * @subbuf_size, @num_subbuf, @mode, @alloc, @clock: the attributes.
+ * @nr_buffers:      buffers created with the channel: the number of
+ *                   possible CPUs (per-CPU), 1 (global), 0 (per-thread:
+ *                   buffers come later, one per writing thread).
+ * @ctl_size:        bytes of control block per buffer.
+ * @clock_freq:      clock ticks per second (0 for RBF_CLOCK_NONE).
+ * @clock_offset_ns: CLOCK_REALTIME minus the channel clock in ns, sampled
+ *                   at creation.
+ */
+struct rbf_backend_chan {
+	uint32_t subbuf_size;
+	uint32_t num_subbuf;
+	uint32_t mode;
+	uint32_t alloc;
+	uint32_t clock;
+	uint32_t nr_buffers;
+	uint64_t ctl_size;
+	uint64_t clock_freq;
+	int64_t clock_offset_ns;
+};
 
 /**
  * struct rbf_backend_geom - what the frontend asks of one buffer.
@@ -64,12 +103,14 @@ struct rbf_backend_geom {
  *             zero-filled on creation.  Ignored otherwise.
  * @handle:    the backend's own per-buffer state.
  * @numa_node: NUMA node of the data memory, or -1 if unknown.
+ * @flags:     RBF_BACKEND_MEM_*.
  */
 struct rbf_backend_mem {
 	void *data;
 	void *ctl;
 	void *handle;
 	int numa_node;
+	uint32_t flags;
 };
 
 /**
@@ -79,11 +120,14 @@ struct rbf_backend_mem {
  * @abi:           RBF_BACKEND_ABI.
  * @name:          short name ("page", "mmap-file", ...).
  * @flags:         RBF_BACKEND_F_*.
- * @channel_init:  called once at channel creation with the caller's
- *                 backend configuration (may be NULL); returns 0 and a
- *                 private pointer, or a negative errno that
- *                 rbf_channel_create() returns unchanged.  Optional.
- * @channel_fini:  undoes channel_init.  Optional.
+ * @channel_init:  called once at channel creation with the channel's
+ *                 description and the caller's backend configuration (may
+ *                 be NULL); returns 0 and a private pointer, or a negative
+ *                 errno that rbf_channel_create() returns unchanged.
+ *                 Optional.
+ * @channel_fini:  undoes channel_init, after every buffer was freed; no
+ *                 writer runs any more (rbf_channel_destroy() waited for
+ *                 them).  Optional.
  * @buffer_alloc:  allocates one buffer's memory.  Called at channel creation
  *                 (per-CPU, global) or, for per-thread channels, from the
  *                 writing thread on its first write, possibly inside a signal
@@ -96,9 +140,10 @@ struct rbf_backend_mem {
  *                 Required unless RBF_BACKEND_F_CPU_DIRECT.
  * @load:          copies @len bytes at data offset @off to @dst; same rules.
  *                 Required unless RBF_BACKEND_F_CPU_DIRECT.
- * @sync:          optional durability hook: called by the reader side after
- *                 a sub-buffer is closed and fully committed, with its data
- *                 range.  May be NULL.
+ * @sync:          optional durability hook, called by the reader side with
+ *                 a data range: after it takes a complete sub-buffer, and
+ *                 after rbf_buffer_flush() closed the open one (then with
+ *                 the whole data area).  May be NULL.
  *
  * Every operation returns 0 or a negative errno.
  */
@@ -107,7 +152,8 @@ struct rbf_backend {
 	uint32_t abi;
 	const char *name;
 	uint32_t flags;
-	int (*channel_init)(const void *config, void **priv);
+	int (*channel_init)(const struct rbf_backend_chan *chan,
+			    const void *config, void **priv);
 	void (*channel_fini)(void *priv);
 	int (*buffer_alloc)(void *priv, const struct rbf_backend_geom *geom,
 			    struct rbf_backend_mem *mem);

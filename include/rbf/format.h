@@ -10,8 +10,19 @@
  * Record header, compact form (8 bytes):
  *
  *	u32 ts_low   low 32 bits of the timestamp
- *	u16 id       client event id (0 .. 65534)
- *	u16 len      payload length (bits 0-14); bit 15 = RBF_REC_EXT
+ *	u16 id       client event id (0 .. 65534); RBF_EVENT_ID_PAD (65535)
+ *	             marks padding that readers skip
+ *	u16 len      payload length (bits 0-13); bit 14 = RBF_REC_COMMITTED;
+ *	             bit 15 = RBF_REC_EXT
+ *
+ * The commit mark: a writer stores the header with RBF_REC_COMMITTED clear
+ * when it reserves, and sets the bit when it commits, before the commit
+ * counter says so.  Live readers only receive sub-buffers whose every byte
+ * is committed, so they never see a clear bit; a reader of a file whose
+ * writer died uses it to drop records that were reserved but never
+ * committed.  A zero 8-byte word reads as an uncommitted empty record: the
+ * walk of a never-written, zero-filled area steps over it 8 bytes at a
+ * time.
  *
  * The compact timestamp is a 32-bit delta: the full stamp of a record is
  * the full stamp of the record before it in the same sub-buffer (for the
@@ -19,10 +30,10 @@
  * modulo 2^32.  Writers use the extended form whenever the delta might not
  * fit, so a reader never has to guess.
  *
- * Extended form (16 bytes), for large deltas, large payloads (>= 32 KiB) and
+ * Extended form (16 bytes), for large deltas, large payloads (>= 16 KiB) and
  * every record of a RBF_CLOCK_NONE channel:
  *
- *	u32 ts_low, u16 id, u16 len = RBF_REC_EXT
+ *	u32 ts_low, u16 id, u16 len = RBF_REC_EXT (| RBF_REC_COMMITTED)
  *	u32 ts_high  high 32 bits of the full timestamp
  *	u32 length   payload length
  *
@@ -42,8 +53,11 @@ extern "C" {
 
 #define RBF_REC_ALIGN 8
 #define RBF_REC_EXT 0x8000u
-#define RBF_REC_COMPACT_MAX_LEN 0x7fffu
+#define RBF_REC_COMMITTED 0x4000u
+#define RBF_REC_LEN_MASK 0x3fffu
+#define RBF_REC_COMPACT_MAX_LEN 0x3fffu
 #define RBF_EVENT_ID_MAX 65534u
+#define RBF_EVENT_ID_PAD 65535u
 
 struct rbf_record_header {
 	uint32_t ts_low;
@@ -54,7 +68,7 @@ struct rbf_record_header {
 struct rbf_record_header_ext {
 	uint32_t ts_low;
 	uint16_t id;
-	uint16_t len; /* == RBF_REC_EXT */
+	uint16_t len; /* RBF_REC_EXT | (RBF_REC_COMMITTED) */
 	uint32_t ts_high;
 	uint32_t length;
 };

@@ -23,5 +23,7 @@
 #include <rbf/reader.h>
 #include <rbf/backend.h>
 #include <rbf/page.h>
+#include <rbf/mmap_file.h>
+#include <rbf/file.h>
 
 #endif /* RBF_RBF_H */
