@@ -264,16 +264,21 @@ static inline void rec_header_store(char *p, bool ext, uint64_t ts, uint16_t id,
  * after the CAS.  Returns false to retry the reservation.
  */
 static inline bool pre_header(struct rbf_buffer *buf, uint64_t o, uint64_t ts,
-			      uint16_t id, uint64_t rsz)
+			      uint16_t id, size_t len, bool ext, uint64_t rsz,
+			      char **spec)
 {
 	struct rbf_channel *ch = buf->ch;
 	uint64_t seq = o >> ch->subbuf_order;
 	uint64_t l =
 		rbf_load_acquire(&buf->links[(uint32_t)seq & ch->slot_mask]);
-	struct rbf_record_header h = { (uint32_t)ts, id,
-				       (uint16_t)(rsz - RBF_REC_HDR_SIZE) };
+	/* Compact: the final header.  Extended: a compact stand-in whose
+	 * length covers the reservation, replaced after the CAS. */
+	struct rbf_record_header h = {
+		(uint32_t)ts, id, (uint16_t)(ext ? rsz - RBF_REC_HDR_SIZE : len)
+	};
 	uint64_t *p, old, word;
 
+	*spec = NULL;
 	if (rbf_unlikely(!rbf_link_tag_is(l, seq) ||
 			 rsz - RBF_REC_HDR_SIZE > RBF_REC_LEN_MASK))
 		return true; /* not the plain case: header after the CAS */
@@ -285,7 +290,10 @@ static inline bool pre_header(struct rbf_buffer *buf, uint64_t o, uint64_t ts,
 	if (RBF_LOAD(buf->ctl->offset) != o)
 		return false;
 	memcpy(&word, &h, sizeof(word));
-	return rbf_local_cmpxchg(p, old, word) == old;
+	if (rbf_local_cmpxchg(p, old, word) != old)
+		return false;
+	*spec = (char *)p;
+	return true;
 }
 
 /* Cold exits of do_reserve(), out of line to keep the fast path small. */
@@ -339,6 +347,7 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 	uint64_t o, begin, ts, rsz, sb_mask, link;
 	uint32_t nest, hsz;
 	bool local = false, ext;
+	char *spec = NULL;
 	int err;
 
 	if (rbf_unlikely(!ch || !ctx || id > RBF_EVENT_ID_MAX))
@@ -425,7 +434,8 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 			}
 		}
 		if (alloc == RBF_ALLOC_PER_THREAD && ch->persistent &&
-		    begin == o && buf->data && !pre_header(buf, o, ts, id, rsz))
+		    begin == o && buf->data &&
+		    !pre_header(buf, o, ts, id, len, ext, rsz, &spec))
 			continue;
 		if (local)
 			prev = rbf_local_cmpxchg(&ctl->offset, o, begin + rsz);
@@ -442,6 +452,15 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 	ctx->priv_buf = buf;
 	ctx->priv_pos = begin;
 	ctx->priv_slot_len = rsz;
+
+	/* Persistent per-thread buffer: the header is in place already. */
+	if (alloc == RBF_ALLOC_PER_THREAD && spec &&
+	    ((begin + rsz) & sb_mask) != 0) {
+		if (rbf_unlikely(ext))
+			rec_header_store(spec, ext, ts, id, len);
+		ctx->data = spec + hsz;
+		return 0;
+	}
 
 	/* Acquire: pairs with the CAS that gave this slot to our sequence
 	 * (head.c); data is written only after it. */
