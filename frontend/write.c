@@ -405,6 +405,7 @@ do_reserve(struct rbf_channel *ch, struct rbf_wctx *ctx, uint16_t id,
 		uint64_t oin, prev;
 
 		o = RBF_LOAD(ctl->offset);
+		spec = NULL; /* from a failed try: not ours */
 		if (clock == RBF_CLOCK_NONE) {
 			ts = ts_user;
 			ext = true;
