@@ -97,25 +97,6 @@ static int copy_range(int in, uint64_t off_in, int out, uint64_t off_out,
 	return 1; /* caller copies from the mapping */
 }
 
-static int write_all(int fd, const char *p, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* The metadata file: the ring file's header page, once. */
 static int metadata_write(int dirfd, const struct rbf_file_header *hdr)
 {
@@ -131,7 +112,7 @@ static int metadata_write(int dirfd, const struct rbf_file_header *hdr)
 	memcpy(&copy, hdr, sizeof(copy));
 	/* The constant part, as the writer wrote it; the rest as of now. */
 	memcpy(page, &copy, sizeof(copy));
-	ret = write_all(fd, page, sizeof(page), 0);
+	ret = rbf_mmf_pwrite_all(fd, page, sizeof(page), 0);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);
@@ -163,7 +144,7 @@ static int append(struct mmf_source *src, int dirfd, struct rbf_buffer *buf,
 		 ((uint64_t)sb->priv_phys << buf->ch->subbuf_order);
 	ret = copy_range(src->fd, off_in, fd, end, sb->size, &zc);
 	if (ret == 1)
-		ret = write_all(fd, src->map + off_in, sb->size, end);
+		ret = rbf_mmf_pwrite_all(fd, src->map + off_in, sb->size, end);
 	if (ret) {
 		/* Leave the stream as it was: whole sub-buffers only. */
 		if (ftruncate(fd, (off_t)end) == 0)

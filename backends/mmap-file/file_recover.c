@@ -49,23 +49,7 @@ struct out {
 
 static int write_at(struct out *o, const void *buf, size_t len, uint64_t off)
 {
-	const unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(o->fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return rbf_mmf_pwrite_all(o->fd, buf, len, off);
 }
 
 static int zero_at(struct out *o, uint64_t off, uint64_t len)

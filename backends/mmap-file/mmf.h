@@ -7,8 +7,10 @@
 #ifndef RBF_MMF_H
 #define RBF_MMF_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <rbf/rbf.h>
 #include <rbf/file.h>
@@ -17,6 +19,30 @@
 #include "layout.h"
 
 #define RBF_MMF_HIDDEN __attribute__((visibility("hidden")))
+
+/* pwrite() all of @len bytes at @off, retrying short writes and EINTR.
+ * Returns 0 or -errno (-EIO if the file stops growing). */
+static inline int rbf_mmf_pwrite_all(int fd, const void *buf, size_t len,
+				     uint64_t off)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
 
 /* crc32c.c */
 RBF_MMF_HIDDEN uint32_t rbf_crc32c(const void *buf, size_t len);
