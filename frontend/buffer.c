@@ -126,6 +126,49 @@ int rbf_ctl_check(const struct rbf_channel *ch, const struct rbf_ctl *ctl,
 	return 0;
 }
 
+/*
+ * A reader that died inside rbf_subbuf_get() or rbf_subbuf_put() can leave
+ * one sub-buffer named twice and another not at all:
+ *   - killed after the exchange CAS, before recording what it took: the
+ *     spare is in the ring and still named spare, and the sub-buffer it
+ *     took is nowhere;
+ *   - killed in put after naming the held sub-buffer spare, before
+ *     clearing held.
+ * Called only by a new reader that took over from a dead one: make the
+ * missing sub-buffer the spare (the first case loses that sub-buffer's
+ * events, which the dead reader had already taken out of the ring) and
+ * clear held.  Returns 0 if the block then checks, else -EINVAL.
+ */
+int rbf_ctl_repair_reader(const struct rbf_channel *ch, struct rbf_ctl *ctl,
+			  uint64_t ctl_size)
+{
+	uint64_t seen[(RBF_NUM_SUBBUF_MAX + 1 + 63) / 64];
+	uint32_t i, missing = UINT32_MAX, nr_data = ch->num_subbuf + 1;
+	const uint64_t *links;
+
+	if (ctl_size < rbf_ctl_size(ch->num_subbuf) ||
+	    ctl->magic != RBF_CTL_MAGIC || ctl->num_subbuf != ch->num_subbuf ||
+	    ctl->link_off != sizeof(struct rbf_ctl))
+		return -EINVAL;
+	memset(seen, 0, sizeof(seen));
+	links = (const uint64_t *)((const char *)ctl + ctl->link_off);
+	for (i = 0; i < ch->num_subbuf; i++) {
+		uint32_t phys = rbf_link_phys(RBF_LOAD(links[i]));
+
+		if (phys >= nr_data || (seen[phys / 64] >> (phys % 64)) & 1)
+			return -EINVAL; /* the ring itself is damaged */
+		seen[phys / 64] |= 1ull << (phys % 64);
+	}
+	for (i = 0; i < nr_data; i++)
+		if (!((seen[i / 64] >> (i % 64)) & 1))
+			missing = i;
+	if (missing == UINT32_MAX)
+		return -EINVAL;
+	ctl->spare = missing;
+	ctl->held = 0;
+	return rbf_ctl_check(ch, ctl, ctl_size);
+}
+
 /* The host part of a buffer (its struct, then @extra bytes: a control
  * block kept in host memory), mmap'ed and zero-filled. */
 static struct rbf_buffer *buffer_new(struct rbf_channel *ch, uint32_t id,

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "helpers.h"
+#include "ctl.h"
 #include "layout.h"
 
 static char dir[64];
@@ -498,4 +499,52 @@ Test(mmap_file, drain_live_to_directory)
 		cr_assert_eq(memcmp(h.magic, RBF_FILE_MAGIC, 8), 0);
 	}
 	close(dfd);
+}
+
+/* A reader killed inside its exchange leaves the spare named twice and the
+ * sub-buffer it took nowhere; the next reader repairs that on attach. */
+Test(mmap_file, attach_repairs_dead_readers_exchange)
+{
+	struct rbf_file_header h;
+	struct rbf_file_slot slot;
+	struct rbf_channel *ch;
+	struct rbf_ctl ctl;
+	uint64_t link0;
+	char path[128];
+	int fd;
+
+	path_of(path, sizeof(path), "half.rbf");
+	cr_assert_eq(create(&ch, path, 0, RBF_ALLOC_GLOBAL, RBF_MODE_DISCARD,
+			    4096, 4, RBF_DURABLE_NONE),
+		     0);
+	write_events(ch, 0, 100);
+	rbf_channel_destroy(ch);
+
+	/* Name link 0's sub-buffer as the spare too, as a reader killed
+	 * right after its exchange CAS would. */
+	h = read_header(path);
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, &slot, sizeof(slot), (off_t)h.table_off),
+		     (ssize_t)sizeof(slot));
+	cr_assert_eq(pread(fd, &ctl, sizeof(ctl), (off_t)slot.ctl_off),
+		     (ssize_t)sizeof(ctl));
+	cr_assert_eq(pread(fd, &link0, sizeof(link0),
+			   (off_t)(slot.ctl_off + ctl.link_off)),
+		     (ssize_t)sizeof(link0));
+	ctl.spare = (uint32_t)(link0 & RBF_LINK_PHYS_MASK);
+	cr_assert_eq(pwrite(fd, &ctl, sizeof(ctl), (off_t)slot.ctl_off),
+		     (ssize_t)sizeof(ctl));
+	close(fd);
+
+	cr_assert_eq(rbf_mmap_file_attach(path, 0, &ch), 0);
+	{
+		struct rbf_buffer *buf = NULL;
+
+		cr_assert_eq(rbf_channel_buffers(ch, &buf, 1), 1,
+			     "the damaged buffer was not attached");
+	}
+	cr_assert_eq(rbf_channel_flush(ch), 0);
+	cr_assert_eq(consume_all(ch, 0), 100u);
+	rbf_channel_destroy(ch);
 }

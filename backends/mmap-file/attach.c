@@ -132,8 +132,16 @@ static void attach_refresh(struct rbf_channel *ch)
 		mem.handle = (void *)(uintptr_t)i;
 		mem.numa_node = -1;
 		if (rbf_buffer_wrap(ch, s->buffer_id, s->cpu, s->tid, &mem,
-				    &buf))
-			break;
+				    &buf)) {
+			/* A dead reader's half-done exchange?  We hold the
+			 * reader role now: repair it and retry once. */
+			if (rbf_ctl_repair_reader(
+				    ch, mem.ctl,
+				    rbf_ctl_size(ch->num_subbuf)) ||
+			    rbf_buffer_wrap(ch, s->buffer_id, s->cpu, s->tid,
+					    &mem, &buf))
+				break;
+		}
 		/* A sub-buffer an earlier reader took and never gave back:
 		 * its events were counted as read when it was taken.  We
 		 * are the only reader now; make it the spare again. */
