@@ -39,7 +39,7 @@ struct mmf_reader {
 	uint32_t max_buffers;
 	uint32_t known; /* slots wrapped so far */
 	int32_t pid;
-	struct mmf_pending *pending;
+	struct mmf_drain *drain;
 	struct rbf_buffer **bufs; /* by slot */
 };
 
@@ -74,7 +74,7 @@ static void reader_free(struct mmf_reader *r)
 	}
 	if (r->fd >= 0)
 		close(r->fd);
-	free(r->pending);
+	rbf_mmf_drain_free(r->drain);
 	free(r->bufs);
 	free(r);
 }
@@ -314,7 +314,7 @@ int rbf_mmf_source(struct rbf_channel *ch, struct mmf_source *src)
 		src->hdr = m->hdr;
 		src->slots = m->slots;
 		src->max_buffers = m->max_buffers;
-		src->pending = &m->pending;
+		src->drain = &m->drain;
 		return 0;
 	}
 	if (ch->be == &attached_backend) {
@@ -325,7 +325,7 @@ int rbf_mmf_source(struct rbf_channel *ch, struct mmf_source *src)
 		src->hdr = r->hdr;
 		src->slots = r->slots;
 		src->max_buffers = r->max_buffers;
-		src->pending = &r->pending;
+		src->drain = &r->drain;
 		return 0;
 	}
 	return -EINVAL;

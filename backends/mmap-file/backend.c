@@ -245,7 +245,7 @@ static void mmf_release(struct mmf_chan *m, bool failed,
 	if (failed && m->created && unlink_path)
 		unlink(unlink_path);
 	free(m->synced);
-	free(m->pending);
+	rbf_mmf_drain_free(m->drain);
 	free(m);
 }
 

@@ -97,10 +97,66 @@ static int copy_range(int in, uint64_t off_in, int out, uint64_t off_out,
 	return 1; /* caller copies from the mapping */
 }
 
+/*
+ * Per buffer slot: the sub-buffer held but not appended yet (the stream's
+ * file system was full), and the stream file, kept open between calls
+ * with its length (the drain is its only writer).
+ */
+struct mmf_drain_slot {
+	struct rbf_subbuf sb;
+	int valid;
+	int fd; /* -1: not open */
+	uint64_t end;
+};
+
+struct mmf_drain {
+	dev_t dev; /* the trace directory the fds belong to */
+	ino_t ino;
+	int metadata_done;
+	uint32_t nr;
+	struct mmf_drain_slot slot[];
+};
+
+static void drain_close_streams(struct mmf_drain *d)
+{
+	uint32_t i;
+
+	for (i = 0; i < d->nr; i++) {
+		if (d->slot[i].fd >= 0)
+			close(d->slot[i].fd);
+		d->slot[i].fd = -1;
+	}
+	d->metadata_done = 0;
+}
+
+void rbf_mmf_drain_free(struct mmf_drain *d)
+{
+	if (!d)
+		return;
+	drain_close_streams(d);
+	free(d);
+}
+
+static struct mmf_drain *drain_state(struct mmf_source *src)
+{
+	struct mmf_drain *d = *src->drain;
+	uint32_t i;
+
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d) + src->max_buffers * sizeof(d->slot[0]));
+	if (!d)
+		return NULL;
+	d->nr = src->max_buffers;
+	for (i = 0; i < d->nr; i++)
+		d->slot[i].fd = -1;
+	*src->drain = d;
+	return d;
+}
+
 /* The metadata file: the ring file's header page, once. */
 static int metadata_write(int dirfd, const struct rbf_file_header *hdr)
 {
-	struct rbf_file_header copy;
 	char page[RBF_FILE_HEADER_SIZE];
 	int fd, ret;
 
@@ -108,10 +164,9 @@ static int metadata_write(int dirfd, const struct rbf_file_header *hdr)
 		    0644);
 	if (fd < 0)
 		return errno == EEXIST ? 0 : -errno;
-	memset(page, 0, sizeof(page));
-	memcpy(&copy, hdr, sizeof(copy));
 	/* The constant part, as the writer wrote it; the rest as of now. */
-	memcpy(page, &copy, sizeof(copy));
+	memset(page, 0, sizeof(page));
+	memcpy(page, hdr, sizeof(*hdr));
 	ret = rbf_mmf_pwrite_all(fd, page, sizeof(page), 0);
 	if (!ret && fsync(fd))
 		ret = -errno;
@@ -121,45 +176,50 @@ static int metadata_write(int dirfd, const struct rbf_file_header *hdr)
 	return ret;
 }
 
-/* Append held sub-buffer @sb of @buf (slot @slot) to its stream file. */
+/* Append held sub-buffer @sb of @buf to its stream file (@ds). */
 static int append(struct mmf_source *src, int dirfd, struct rbf_buffer *buf,
-		  uint32_t slot, const struct rbf_subbuf *sb,
+		  uint32_t slot, struct mmf_drain_slot *ds,
 		  struct rbf_drain_stats *st)
 {
-	char name[32];
-	struct stat fs;
-	uint64_t off_in, end;
-	int fd, ret, zc = 0;
+	const struct rbf_subbuf *sb = &ds->sb;
+	uint64_t off_in;
+	int ret, zc = 0;
 
-	snprintf(name, sizeof(name), "stream-%u", buf->id);
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &fs)) {
-		ret = -errno;
-		goto out;
+	if (ds->fd < 0) {
+		char name[32];
+		struct stat fs;
+
+		snprintf(name, sizeof(name), "stream-%u", buf->id);
+		ds->fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC,
+				0644);
+		if (ds->fd < 0)
+			return -errno;
+		if (fstat(ds->fd, &fs)) {
+			ret = -errno;
+			close(ds->fd);
+			ds->fd = -1;
+			return ret;
+		}
+		ds->end = (uint64_t)fs.st_size;
 	}
-	end = (uint64_t)fs.st_size;
 	off_in = src->slots[slot].data_off +
 		 ((uint64_t)sb->priv_phys << buf->ch->subbuf_order);
-	ret = copy_range(src->fd, off_in, fd, end, sb->size, &zc);
+	ret = copy_range(src->fd, off_in, ds->fd, ds->end, sb->size, &zc);
 	if (ret == 1)
-		ret = rbf_mmf_pwrite_all(fd, src->map + off_in, sb->size, end);
+		ret = rbf_mmf_pwrite_all(ds->fd, src->map + off_in, sb->size,
+					 ds->end);
 	if (ret) {
 		/* Leave the stream as it was: whole sub-buffers only. */
-		if (ftruncate(fd, (off_t)end) == 0)
+		if (ftruncate(ds->fd, (off_t)ds->end) == 0)
 			(void)0;
-		goto out;
+		return ret;
 	}
-	if (st) {
-		st->subbufs++;
-		st->bytes += sb->size;
-		st->events += sb->records;
-		st->zero_copy += zc ? 1u : 0u;
-	}
-out:
-	close(fd);
-	return ret;
+	ds->end += sb->size;
+	st->subbufs++;
+	st->bytes += sb->size;
+	st->events += sb->records;
+	st->zero_copy += zc ? 1u : 0u;
+	return 0;
 }
 
 RBF_API int rbf_mmap_file_drain(struct rbf_channel *ch, int dirfd,
@@ -167,38 +227,53 @@ RBF_API int rbf_mmap_file_drain(struct rbf_channel *ch, int dirfd,
 {
 	struct rbf_drain_stats local;
 	struct mmf_source src;
+	struct mmf_drain *d;
 	struct rbf_buffer *buf;
+	struct stat dst;
 	int ret = 0, moved = 0;
 
 	if (!ch || dirfd < 0 || (st && st->size < sizeof(*st)))
 		return -EINVAL;
 	if (rbf_mmf_source(ch, &src))
 		return -EINVAL;
+	if (fstat(dirfd, &dst))
+		return -errno;
+	if (!S_ISDIR(dst.st_mode))
+		return -ENOTDIR;
 	if (!st) {
 		memset(&local, 0, sizeof(local));
 		local.size = sizeof(local);
 		st = &local;
 	}
-	ret = metadata_write(dirfd, src.hdr);
-	if (ret)
-		return ret;
 	pthread_mutex_lock(&ch->rlock);
+	d = drain_state(&src);
+	if (!d) {
+		pthread_mutex_unlock(&ch->rlock);
+		return -ENOMEM;
+	}
+	if (d->dev != dst.st_dev || d->ino != dst.st_ino) {
+		/* Another trace directory: its own streams. */
+		drain_close_streams(d);
+		d->dev = dst.st_dev;
+		d->ino = dst.st_ino;
+	}
+	if (!d->metadata_done) {
+		ret = metadata_write(dirfd, src.hdr);
+		if (ret) {
+			pthread_mutex_unlock(&ch->rlock);
+			return ret;
+		}
+		d->metadata_done = 1;
+	}
 	if (ch->refresh)
 		ch->refresh(ch);
-	if (!*src.pending) {
-		*src.pending = calloc(src.max_buffers, sizeof(**src.pending));
-		if (!*src.pending) {
-			pthread_mutex_unlock(&ch->rlock);
-			return -ENOMEM;
-		}
-	}
 	for (buf = ch->list; buf && !ret; buf = buf->next) {
 		uint32_t slot = (uint32_t)(uintptr_t)buf->mem.handle;
-		struct mmf_pending *p;
+		struct mmf_drain_slot *p;
 
-		if (slot >= src.max_buffers)
+		if (slot >= d->nr)
 			continue;
-		p = &(*src.pending)[slot];
+		p = &d->slot[slot];
 		for (;;) {
 			if (!p->valid) {
 				int r = rbf_subbuf_get_locked(buf, &p->sb);
@@ -211,7 +286,7 @@ RBF_API int rbf_mmap_file_drain(struct rbf_channel *ch, int dirfd,
 				}
 				p->valid = 1;
 			}
-			ret = append(&src, dirfd, buf, slot, &p->sb, st);
+			ret = append(&src, dirfd, buf, slot, p, st);
 			if (ret)
 				break; /* kept held: appended next time */
 			rbf_subbuf_put_locked(buf, &p->sb);

@@ -60,14 +60,9 @@ RBF_MMF_HIDDEN uint32_t rbf_crc32c(const void *buf, size_t len);
 RBF_MMF_HIDDEN int rbf_mmf_validate(const void *map, size_t len, int live,
 				    struct rbf_file_error *err);
 
-/*
- * A sub-buffer the drain took but could not append (the trace directory's
- * file system was full): kept held and appended first next time.
- */
-struct mmf_pending {
-	struct rbf_subbuf sb;
-	int valid;
-};
+/* drain.c: the state of a channel's drain (opaque), freed with it. */
+struct mmf_drain;
+RBF_MMF_HIDDEN void rbf_mmf_drain_free(struct mmf_drain *d);
 
 /* What the drain needs of a file-backed channel, writer or reader side. */
 struct mmf_source {
@@ -76,7 +71,7 @@ struct mmf_source {
 	struct rbf_file_header *hdr;
 	struct rbf_file_slot *slots;
 	uint32_t max_buffers;
-	struct mmf_pending **pending; /* lazily: max_buffers entries */
+	struct mmf_drain **drain; /* created by the first drain */
 };
 
 /* attach.c: the file behind @ch (either side); -EINVAL if none. */

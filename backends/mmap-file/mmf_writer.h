@@ -27,7 +27,7 @@ struct mmf_chan {
 	uint32_t max_buffers;
 	enum rbf_durability durability;
 	struct rbf_backend_chan chan;
-	struct mmf_pending *pending; /* drain.c, in-process reader */
+	struct mmf_drain *drain; /* drain.c, in-process reader */
 	/* RBF_DURABLE_SUBBUF: syncer.c */
 	uint64_t *synced; /* per slot: sequences below this are on disk */
 	pthread_t syncer;
