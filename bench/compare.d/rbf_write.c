@@ -15,6 +15,15 @@
  *                      (0: never); --reader-cpu=N pins it; --idle-us=N
  *   --check-file       after the run, count the records in the file and
  *                      compare with what the reader took
+ *   --mmap-file=PATH   the channel lives in the ring file PATH (mmap-file
+ *                      backend, created or replaced; room for --threads
+ *                      per-thread buffers), for a reader in another process
+ *   --wait-reader=S    with --mmap-file: once the channel exists, print
+ *                      "ready PATH" on stdout and wait (at most S seconds,
+ *                      else exit 3) until a process is attached as the
+ *                      file's reader (its reader_pid, doc/file-format.md),
+ *                      then write; that reader (`rbf drain`) takes every
+ *                      sub-buffer, so only written and lost are final here
  *
  * plus the common options of harness.h.  After the run, the channel's
  * statistics must satisfy written == read + overwritten + lost + buffered
@@ -31,6 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rbf/mmap_file.h>
 #include <rbf/rbf.h>
 
 #include "drain.h"
@@ -106,6 +116,40 @@ static uint64_t rbf_batch(struct h_thread *t, unsigned int n)
 	return fails;
 }
 
+/* reader_pid in the ring file's header page (doc/file-format.md, 2.). */
+#define HDR_READER_PID_OFF 148
+
+/*
+ * Tell whoever started us that the ring file exists, and wait until a
+ * process has attached to it as its reader.  Return: 0, or -1 on timeout.
+ */
+static int wait_reader(const char *path, double max_s)
+{
+	uint64_t t0 = h_now_ns();
+	int32_t pid = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		perror(path);
+		return -1;
+	}
+	printf("ready %s\n", path);
+	fflush(stdout);
+	for (;;) {
+		if (pread(fd, &pid, sizeof(pid), HDR_READER_PID_OFF) ==
+			    (ssize_t)sizeof(pid) &&
+		    __atomic_load_n(&pid, __ATOMIC_RELAXED) != 0)
+			break;
+		if ((double)(h_now_ns() - t0) / 1e9 > max_s) {
+			close(fd);
+			return -1;
+		}
+		usleep(1000);
+	}
+	close(fd);
+	return 0;
+}
+
 static int pick(const char *v, const char *const *names, int n, const char *arg)
 {
 	int i;
@@ -124,7 +168,9 @@ int main(int argc, char **argv)
 	struct rbf_stats st;
 	struct h_thread *th;
 	struct h_opts o;
-	const char *v, *opt_file = NULL;
+	struct rbf_mmap_file_config mcfg;
+	const char *v, *opt_file = NULL, *opt_mmap = NULL;
+	double opt_wait = -1;
 	bool opt_reader = false, opt_check = false, identity, calls_ok;
 	uint64_t calls = 0;
 	int64_t file_events = -1;
@@ -168,6 +214,10 @@ int main(int argc, char **argv)
 			d.cpu = atoi(v);
 		else if ((v = h_arg(argv[i], "idle-us")))
 			d.idle_us = (unsigned int)strtoul(v, NULL, 10);
+		else if ((v = h_arg(argv[i], "mmap-file")))
+			opt_mmap = v;
+		else if ((v = h_arg(argv[i], "wait-reader")))
+			opt_wait = strtod(v, NULL);
 		else if (!strcmp(argv[i], "--check-file"))
 			opt_check = true;
 		else
@@ -181,7 +231,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cmp-rbf: --reader=file needs --file=PATH\n");
 		return 2;
 	}
+	if (opt_wait >= 0 && (!opt_mmap || opt_reader)) {
+		fprintf(stderr, "cmp-rbf: --wait-reader needs --mmap-file and "
+				"no --reader\n");
+		return 2;
+	}
 	h_resolve_cpus(&o, "cmp-rbf");
+	if (opt_mmap) {
+		rbf_mmap_file_config_init(&mcfg);
+		mcfg.path = opt_mmap;
+		mcfg.flags = RBF_MMAP_FILE_TRUNCATE;
+		mcfg.max_buffers = (uint32_t)o.threads;
+		attr.backend = &rbf_backend_mmap_file;
+		attr.backend_config = &mcfg;
+	}
 
 	ret = rbf_channel_create(&attr, &ch);
 	if (ret == -ENOTSUP) {
@@ -207,6 +270,13 @@ int main(int argc, char **argv)
 				strerror(-ret));
 			return 1;
 		}
+	}
+
+	if (opt_wait >= 0 && wait_reader(opt_mmap, opt_wait) < 0) {
+		fprintf(stderr, "cmp-rbf: no reader attached to %s within "
+				"%g s\n", opt_mmap, opt_wait);
+		rbf_channel_destroy(ch);
+		return 3;
 	}
 
 	th = calloc((size_t)o.threads, sizeof(*th));
@@ -267,6 +337,7 @@ int main(int argc, char **argv)
 	h_json_u64("buffered", st.buffered);
 	h_json_bool("identity_ok", identity);
 	h_json_bool("calls_ok", calls_ok);
+	h_json_bool("external_reader", opt_wait >= 0);
 	if (opt_reader) {
 		h_json_u64("reader_subbufs", d.subbufs);
 		h_json_u64("reader_records", d.records);
@@ -283,7 +354,9 @@ int main(int argc, char **argv)
 	}
 	h_json_end();
 	rbf_channel_destroy(ch);
-	if (!identity || !calls_ok || (opt_reader && d.records != st.read) ||
+	/* With a reader in another process read and buffered still move:
+	 * that reader checks the identity once the channel is closed. */
+	if ((!identity && opt_wait < 0) || !calls_ok || (opt_reader && d.records != st.read) ||
 	    (opt_check && opt_reader &&
 	     (file_events < 0 || (uint64_t)file_events != d.records)))
 		status = 4;
