@@ -548,3 +548,60 @@ Test(mmap_file, attach_repairs_dead_readers_exchange)
 	cr_assert_eq(consume_all(ch, 0), 100u);
 	rbf_channel_destroy(ch);
 }
+
+/* A trace directory on a full file system: -ENOSPC, the stream keeps whole
+ * sub-buffers only, and the sub-buffer that did not fit goes first into
+ * the next directory: nothing is lost. */
+Test(mmap_file, drain_full_file_system)
+{
+	struct rbf_drain_stats ds;
+	struct rbf_channel *ch;
+	char path[128], mnt[128], big[128], stream[200];
+	uint64_t next = 0, n;
+	int small_fd, big_fd, r, enospc = 0, i;
+
+	path_of(path, sizeof(path), "ring.rbf");
+	path_of(mnt, sizeof(mnt), "small");
+	path_of(big, sizeof(big), "big");
+	cr_assert_eq(mkdir(mnt, 0755), 0);
+	cr_assert_eq(mkdir(big, 0755), 0);
+	if (mount("rbf-test", mnt, "tmpfs", 0, "size=64k"))
+		cr_skip_test("cannot mount a tmpfs here (%s): run as root to "
+			     "test a full file system",
+			     strerror(errno));
+	cr_assert_eq(create(&ch, path, 0, RBF_ALLOC_GLOBAL, RBF_MODE_DISCARD,
+			    16384, 16, RBF_DURABLE_NONE),
+		     0);
+	small_fd = open(mnt, O_RDONLY | O_DIRECTORY);
+	big_fd = open(big, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(small_fd, 0);
+	cr_assert_geq(big_fd, 0);
+	memset(&ds, 0, sizeof(ds));
+	ds.size = sizeof(ds);
+	/* 200 KiB of events into a 64 KiB file system, 20 KiB at a time. */
+	for (i = 0; i < 10; i++) {
+		write_events(ch, (uint64_t)i * 400, 400);
+		r = rbf_mmap_file_drain(ch, small_fd, &ds);
+		if (r == -ENOSPC) {
+			enospc = 1;
+			break;
+		}
+		cr_assert_geq(r, 0, "drain: %d", r);
+	}
+	cr_assert(enospc, "the 64 KiB file system never filled");
+	/* Everything else goes to the big directory, the held one first. */
+	for (i++; i < 10; i++)
+		write_events(ch, (uint64_t)i * 400, 400);
+	cr_assert_eq(rbf_channel_flush(ch), 0);
+	cr_assert_geq(rbf_mmap_file_drain(ch, big_fd, &ds), 0);
+	rbf_channel_destroy(ch);
+	snprintf(stream, sizeof(stream), "%s/stream-0", mnt);
+	n = check_stream(stream, &next);
+	snprintf(stream, sizeof(stream), "%s/stream-0", big);
+	n += check_stream(stream, &next);
+	cr_assert_eq(n, 4000u, "%" PRIu64 " of 4000 events in the streams", n);
+	cr_assert_eq(ds.events, 4000u);
+	close(small_fd);
+	close(big_fd);
+	cr_expect_eq(umount(mnt), 0);
+}
