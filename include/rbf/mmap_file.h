@@ -160,9 +160,16 @@ struct rbf_drain_stats {
  * rbf_channel_flush() first to include the sub-buffers still open.
  *
  * Context: the channel's reader; blocking (file I/O).
- * Return: sub-buffers appended (>= 0), or -errno: -EINVAL, -EIO, -ENOSPC
- * (the trace directory's file system is full: the sub-buffer stays in the
- * ring, nothing is lost), or another error of the system calls.
+ * Stream files stay open between calls (one writer per stream: this
+ * channel's drain); a call with another directory starts that directory's
+ * own streams.
+ *
+ * Return: sub-buffers appended (>= 0), or -errno: -EINVAL, -ENOTDIR, -EIO,
+ * -ENOSPC (the trace directory's file system is full: the stream is cut
+ * back to whole sub-buffers and the sub-buffer that did not fit stays held
+ * by the reader, to be appended first by the next call, to this or
+ * another directory: nothing is lost), or another error of the system
+ * calls.
  */
 RBF_API int rbf_mmap_file_drain(struct rbf_channel *ch, int dirfd,
 				struct rbf_drain_stats *st);
