@@ -192,19 +192,27 @@ static struct rbf_buffer *buffer_new(struct rbf_channel *ch, uint32_t id,
 }
 
 /*
- * A control block from a previous writer that closed its channel cleanly:
- * no write is in flight.  A sub-buffer its reader held and never gave back
- * counts as read (its events were counted when it was taken); it becomes
- * the spare again.
+ * A sub-buffer a reader that is gone held and never gave back counts as
+ * read (its events were counted when it was taken); it becomes the spare
+ * again.  Only the one reader of the buffer may call this.
  */
+void rbf_ctl_reclaim_held(struct rbf_ctl *ctl)
+{
+	uint32_t held = RBF_LOAD(ctl->held);
+
+	if (held) {
+		ctl->spare = held - 1;
+		RBF_STORE(ctl->held, 0);
+	}
+}
+
+/* A control block from a previous writer that closed its channel cleanly:
+ * no write is in flight, and its reader is gone. */
 static void ctl_reopen(struct rbf_ctl *ctl)
 {
 	ctl->wr_nest = 0;
 	ctl->flush_req = 0;
-	if (ctl->held) {
-		ctl->spare = ctl->held - 1;
-		ctl->held = 0;
-	}
+	rbf_ctl_reclaim_held(ctl);
 }
 
 int rbf_buffer_create(struct rbf_channel *ch, uint32_t id, int cpu, int tid,

@@ -226,6 +226,7 @@ RBF_HIDDEN int rbf_buffer_wrap(struct rbf_channel *ch, uint32_t id, int cpu,
 			       struct rbf_buffer **out);
 RBF_HIDDEN int rbf_ctl_check(const struct rbf_channel *ch,
 			     const struct rbf_ctl *ctl, uint64_t ctl_size);
+RBF_HIDDEN void rbf_ctl_reclaim_held(struct rbf_ctl *ctl);
 RBF_HIDDEN int rbf_ctl_repair_reader(const struct rbf_channel *ch,
 				     struct rbf_ctl *ctl, uint64_t ctl_size);
 RBF_HIDDEN void rbf_channel_list_push(struct rbf_channel *ch,

@@ -331,6 +331,25 @@ static inline int th_tsc_invariant(void)
 /* ---------------------------------------------------------------------- */
 /* Channels.                                                               */
 
+/* A fresh directory ${TMPDIR:-/tmp}/rbf-@tag-XXXXXX, its name in @dir. */
+static inline void th_tmpdir(char *dir, size_t n, const char *tag)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, n, "%s/rbf-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp(%s): %s", dir,
+			   strerror(errno));
+}
+
+/* Remove @dir and everything in it. */
+static inline void th_tmpdir_remove(const char *dir)
+{
+	char cmd[320];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
 /* Backends that need a configuration per channel (mmap-file: a path) set
  * this; th_attr() asks it for one for each channel. */
 static const void *(*th_backend_config)(const struct rbf_backend *be);

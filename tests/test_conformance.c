@@ -41,10 +41,10 @@ static void conf_after(const struct rbf_backend *be, int reads)
 }
 
 /* mmap-file: every channel gets its own file in a temporary directory. */
-static char mmf_dir[64];
+static char mmf_dir[200];
 static unsigned int mmf_count;
 static struct rbf_mmap_file_config mmf_cfg[64];
-static char mmf_path[64][96];
+static char mmf_path[64][240];
 
 static const void *mmf_config(const struct rbf_backend *be)
 {
@@ -61,18 +61,14 @@ static const void *mmf_config(const struct rbf_backend *be)
 
 static void mmf_setup(void)
 {
-	snprintf(mmf_dir, sizeof(mmf_dir), "/tmp/rbf-conf-XXXXXX");
-	cr_assert_not_null(mkdtemp(mmf_dir));
+	th_tmpdir(mmf_dir, sizeof(mmf_dir), "conf");
 	th_backend_config = mmf_config;
 }
 
 static void mmf_teardown(void)
 {
-	char cmd[128];
-
 	th_backend_config = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mmf_dir);
-	cr_assert_eq(system(cmd), 0);
+	th_tmpdir_remove(mmf_dir);
 }
 
 #define CONF_TEST(name, reads)                                              \

@@ -25,16 +25,12 @@ static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/rbf-mmf-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	th_tmpdir(dir, sizeof(dir), "mmf");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	th_tmpdir_remove(dir);
 }
 
 static void path_of(char *p, size_t n, const char *name)

@@ -31,16 +31,15 @@ static double per_config_seconds(void)
 }
 
 /* mmap-file configurations: one file per channel, in a fresh directory. */
-static char mmf_dir[64];
-static char mmf_path[128];
+static char mmf_dir[200];
+static char mmf_path[240];
 static struct rbf_mmap_file_config mmf_cfg;
 
 static const void *mmf_config(const struct rbf_backend *be)
 {
 	if (be != &rbf_backend_mmap_file)
 		return NULL;
-	snprintf(mmf_dir, sizeof(mmf_dir), "/tmp/rbf-torture-XXXXXX");
-	cr_assert_not_null(mkdtemp(mmf_dir));
+	th_tmpdir(mmf_dir, sizeof(mmf_dir), "torture");
 	snprintf(mmf_path, sizeof(mmf_path), "%s/ring.rbf", mmf_dir);
 	rbf_mmap_file_config_init(&mmf_cfg);
 	mmf_cfg.path = mmf_path;
@@ -58,13 +57,10 @@ static void torture(enum rbf_alloc alloc, enum rbf_mode mode,
 
 static void torture_file(enum rbf_alloc alloc, enum rbf_mode mode)
 {
-	char cmd[128];
-
 	th_backend_config = mmf_config;
 	torture_on(&rbf_backend_mmap_file, alloc, mode, RBF_CLOCK_MONOTONIC);
 	th_backend_config = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", mmf_dir);
-	cr_assert_eq(system(cmd), 0);
+	th_tmpdir_remove(mmf_dir);
 }
 
 static void torture_on(const struct rbf_backend *be, enum rbf_alloc alloc,

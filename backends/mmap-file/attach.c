@@ -142,13 +142,9 @@ static void attach_refresh(struct rbf_channel *ch)
 					    &mem, &buf))
 				break;
 		}
-		/* A sub-buffer an earlier reader took and never gave back:
-		 * its events were counted as read when it was taken.  We
-		 * are the only reader now; make it the spare again. */
-		if (buf->ctl->held) {
-			buf->ctl->spare = buf->ctl->held - 1;
-			uatomic_set(&buf->ctl->held, 0);
-		}
+		/* We are the only reader now: what an earlier one held is
+		 * read. */
+		rbf_ctl_reclaim_held(buf->ctl);
 		if (ch->percpu && s->buffer_id < ch->nr_cpus)
 			ch->percpu[s->buffer_id] = buf;
 		r->bufs[i] = buf;
