@@ -601,3 +601,105 @@ Test(mmap_file, drain_full_file_system)
 	close(big_fd);
 	cr_expect_eq(umount(mnt), 0);
 }
+
+/* Every refusal of attach, drain and writer_state, with its errno. */
+Test(mmap_file, attach_and_drain_bad_input)
+{
+	struct rbf_channel_attr attr;
+	struct rbf_channel *ch = NULL, *page;
+	char path[128], junk[128];
+	int fd, dfd;
+
+	path_of(path, sizeof(path), "ok.rbf");
+	path_of(junk, sizeof(junk), "junk");
+	cr_assert_eq(rbf_mmap_file_attach(NULL, 0, &ch), -EINVAL);
+	cr_assert_eq(rbf_mmap_file_attach(path, 0, NULL), -EINVAL);
+	cr_assert_eq(rbf_mmap_file_attach(path, 1u << 9, &ch), -EINVAL);
+	cr_assert_eq(rbf_mmap_file_attach(path, 0, &ch), -ENOENT);
+	cr_assert_eq(rbf_mmap_file_attach(dir, 0, &ch), -EISDIR);
+	fd = open(junk, O_WRONLY | O_CREAT, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "not an rbf file\n", 16), 16);
+	close(fd);
+	cr_assert_eq(rbf_mmap_file_attach(junk, 0, &ch), -EINVAL);
+	cr_assert_eq(truncate(junk, 8192), 0); /* zeros: wrong magic */
+	cr_assert_eq(rbf_mmap_file_attach(junk, 0, &ch), -EINVAL);
+	cr_assert_null(ch);
+
+	/* Drain and writer_state want a channel of this backend. */
+	rbf_channel_attr_init(&attr);
+	attr.alloc = RBF_ALLOC_GLOBAL;
+	cr_assert_eq(rbf_channel_create(&attr, &page), 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(dfd, 0);
+	cr_assert_eq(rbf_mmap_file_drain(page, dfd, NULL), -EINVAL);
+	cr_assert_eq(rbf_mmap_file_writer_state(page), -EINVAL);
+	cr_assert_eq(rbf_mmap_file_writer_state(NULL), -EINVAL);
+	rbf_channel_destroy(page);
+
+	cr_assert_eq(create(&ch, path, 0, RBF_ALLOC_GLOBAL, RBF_MODE_DISCARD,
+			    4096, 4, RBF_DURABLE_NONE),
+		     0);
+	cr_assert_eq(rbf_mmap_file_writer_state(ch), 1);
+	cr_assert_eq(rbf_mmap_file_drain(NULL, dfd, NULL), -EINVAL);
+	cr_assert_eq(rbf_mmap_file_drain(ch, -1, NULL), -EINVAL);
+	{
+		struct rbf_drain_stats small;
+
+		memset(&small, 0, sizeof(small));
+		small.size = sizeof(small) - 1;
+		cr_assert_eq(rbf_mmap_file_drain(ch, dfd, &small), -EINVAL);
+	}
+	fd = open(junk, O_RDONLY); /* a file, not a directory */
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(rbf_mmap_file_drain(ch, fd, NULL), -ENOTDIR);
+	close(fd);
+	cr_assert_eq(rbf_mmap_file_drain(ch, dfd, NULL), 0);
+	rbf_channel_destroy(ch);
+	close(dfd);
+}
+
+/* max_buffers: out of range refused; a thread beyond the file's slots
+ * loses its events, counted as nomem, and the others keep writing. */
+static void *one_write(void *arg)
+{
+	uint8_t p[TH_EVENT_SIZE];
+
+	th_event_make(p, sizeof(p), 1, 0, 0);
+	return (void *)(intptr_t)rbf_write(arg, 1, p, sizeof(p));
+}
+
+Test(mmap_file, per_thread_slots_run_out)
+{
+	struct rbf_mmap_file_config cfg;
+	struct rbf_channel_attr attr;
+	struct rbf_channel *ch = NULL;
+	struct rbf_stats st;
+	char path[128];
+	pthread_t t;
+	void *ret;
+
+	path_of(path, sizeof(path), "slots.rbf");
+	rbf_mmap_file_config_init(&cfg);
+	cfg.path = path;
+	cfg.max_buffers = 65537;
+	rbf_channel_attr_init(&attr);
+	attr.backend = &rbf_backend_mmap_file;
+	attr.backend_config = &cfg;
+	attr.alloc = RBF_ALLOC_PER_THREAD;
+	attr.subbuf_size = 4096;
+	cr_assert_eq(rbf_channel_create(&attr, &ch), -EINVAL);
+	cfg.max_buffers = 1;
+	cr_assert_eq(rbf_channel_create(&attr, &ch), 0);
+	write_events(ch, 0, 10); /* this thread takes the one slot */
+	cr_assert_eq(pthread_create(&t, NULL, one_write, ch), 0);
+	cr_assert_eq(pthread_join(t, &ret), 0);
+	cr_assert_eq((int)(intptr_t)ret, -ENOMEM);
+	write_events(ch, 10, 10);
+	st = th_stats(ch);
+	cr_assert_eq(st.lost[RBF_LOST_NOMEM], 1u);
+	cr_assert_eq(st.written, 21u);
+	cr_assert_eq(rbf_channel_flush(ch), 0);
+	cr_assert_eq(consume_all(ch, 0), 20u);
+	rbf_channel_destroy(ch);
+}
